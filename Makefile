@@ -1,0 +1,54 @@
+# Taskgate: `make run` serves the site with demo data, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SIGNING_KEY := .dev/oidc-signing-key.pem
+
+.PHONY: help run install test lint format check-deploy bench clean
+
+help:
+	@echo "make run    set up and serve http://$(HOST):$(PORT) with SQLite and demo data"
+	@echo "make test   ruff, then the whole test suite"
+	@echo "make lint   ruff check and ruff format --check"
+	@echo "make format ruff format and fix"
+
+# uv comes from pip when it is missing; it then installs Python packages from uv.lock.
+.venv/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed
+
+# A development signing key and a .env, made once and git-ignored.
+$(SIGNING_KEY): | .venv/.installed
+	@mkdir -p .dev
+	DJANGO_DEBUG=1 DJANGO_ENV_FILE= $(RUN) python manage.py create_signing_key $(SIGNING_KEY)
+
+.env: | $(SIGNING_KEY)
+	@echo "Writing .env for development (DJANGO_DEBUG=1, a random secret key, the dev signing key)"
+	@printf 'DJANGO_DEBUG=1\nDJANGO_SECRET_KEY=%s\nOIDC_RSA_PRIVATE_KEY_FILE=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" "$(SIGNING_KEY)" > .env
+
+run: install .env
+	$(RUN) python manage.py migrate --noinput
+	$(RUN) python manage.py setup_demo
+	@echo "Serving http://$(HOST):$(PORT) (Ctrl-C to stop)"
+	$(RUN) uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+test: lint
+	$(RUN) pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv staticfiles .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("email", "username", "first_name", "last_name", "email_verified", "is_staff", "is_active")
+    list_filter = ("is_staff", "is_superuser", "is_active", "email_verified")
+    search_fields = ("email", "username", "first_name", "last_name")
+    ordering = ("email",)
+    readonly_fields = ("sub", "last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "username", "password", "sub")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email_verified")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class TaskgateUserManager(UserManager):
+    """Users log in with their email address, in any case."""
+
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(email__iexact=username)
+
+    def normalize_email(self, email: str | None) -> str:
+        return (email or "").strip().lower()
+
+
+class User(AbstractUser):
+    """A person who logs in to Taskgate.
+
+    `sub` is the OIDC subject (OpenID Connect Core §2): random, stable and
+    public, so that the database id is never exposed to clients.
+    """
+
+    email = models.EmailField("email address", unique=True)
+    email_verified = models.BooleanField(
+        default=False, help_text="Whether the person has proved they receive mail at this address."
+    )
+    sub = models.UUIDField("subject", default=uuid.uuid4, unique=True, editable=False)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = ["username"]
+
+    objects = TaskgateUserManager()
+
+    class Meta:
+        constraints = [
+            # Two accounts must not differ only by the case of their email.
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username

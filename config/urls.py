@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+import accounts.urls
+import idp.urls
+
+urlpatterns = [
+    path("", include(accounts.urls)),
+    path("admin/", admin.site.urls),
+    # The provider's URLs answer to `idp:` names, and to `oauth2_provider:`,
+    # the namespace DOT's own views reverse.
+    path("", include((idp.urls.urlpatterns, "idp"), namespace="idp")),
+    path("", include((idp.urls.urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
+]

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import get_access_token_model
+
+from idp.services import IssuedCredentials, application_revoke_tokens, application_rotate_secret
+
+AccessToken = get_access_token_model()
+
+
+class AccessTokenInline(admin.TabularInline):
+    model = AccessToken
+    fk_name = "application"
+    fields = ("user", "scope", "resource", "created", "expires")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "Access tokens (values are stored hashed and never shown)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user").order_by("-created")
+
+
+class ApplicationAdmin(admin.ModelAdmin):
+    """Connected apps. A new app's secret is shown once, right after it is created.
+
+    Registered by DOT itself through OAUTH2_PROVIDER["APPLICATION_ADMIN_CLASS"].
+    """
+
+    list_display = ("name", "client_id", "client_type", "registration_source", "first_party", "is_enabled", "created")
+    list_filter = ("registration_source", "client_type", "is_enabled", "first_party")
+    search_fields = ("name", "client_id", "redirect_uris")
+    readonly_fields = ("client_id", "registration_source", "created", "updated")
+    fieldsets = (
+        (None, {"fields": ("name", "description", "homepage_url", "logo_url", "is_enabled")}),
+        (
+            "OAuth",
+            {
+                "fields": (
+                    "client_id",
+                    "client_type",
+                    "redirect_uris",
+                    "post_logout_redirect_uris",
+                    "allowed_scopes",
+                    "require_pkce",
+                    "first_party",
+                    "allowed_origins",
+                )
+            },
+        ),
+        ("History", {"fields": ("registration_source", "user", "created", "updated")}),
+    )
+    raw_id_fields = ("user",)
+    inlines = [AccessTokenInline]
+    actions = ["revoke_all_tokens", "rotate_secret", "disable"]
+
+    def save_model(self, request, obj, form, change):
+        if not change and not obj.is_public:
+            obj._issued_secret = generate_client_secret()
+            obj.client_secret = obj._issued_secret
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._credentials_page(request, IssuedCredentials(obj, getattr(obj, "_issued_secret", None)))
+
+    def _credentials_page(self, request, issued: IssuedCredentials):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Credentials for {issued.application.name}",
+            "opts": self.model._meta,
+            "application": issued.application,
+            "setup": issued.as_setup(),
+        }
+        response = TemplateResponse(request, "admin/idp/application/credentials.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke all tokens of the selected apps")
+    def revoke_all_tokens(self, request, queryset):
+        total = sum(application_revoke_tokens(application=app) for app in queryset)
+        self.message_user(request, f"Revoked {total} access token(s) and their refresh tokens.", messages.SUCCESS)
+
+    @admin.action(description="Rotate the client secret (shows the new one once)")
+    def rotate_secret(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Rotate the secret of one app at a time.", messages.ERROR)
+            return None
+        try:
+            issued = application_rotate_secret(application=queryset.get())
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return None
+        return self._credentials_page(request, issued)
+
+    @admin.action(description="Disable the selected apps")
+    def disable(self, request, queryset):
+        count = queryset.update(is_enabled=False)
+        self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")

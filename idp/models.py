@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from oauth2_provider.models import AbstractApplication, ApplicationManager
+
+from idp.validators import validate_redirect_uris
+
+
+class Application(AbstractApplication):
+    """A connected app: a third party that acts for people with their consent.
+
+    Swapped in for DOT's model (OAUTH2_PROVIDER_APPLICATION_MODEL) before the
+    first migration.
+    """
+
+    authorization_grant_type = models.CharField(
+        max_length=44,
+        choices=[(AbstractApplication.GRANT_AUTHORIZATION_CODE, "Authorization code")],
+        default=AbstractApplication.GRANT_AUTHORIZATION_CODE,
+        verbose_name="authorization grant type",
+    )
+    # ID tokens are signed with the provider's RSA key (RS256), never with the
+    # client secret (HS256), so that any client can check them against the JWKS.
+    algorithm = models.CharField(
+        max_length=5,
+        choices=[(AbstractApplication.RS256_ALGORITHM, "RSA with SHA-2 256")],
+        default=AbstractApplication.RS256_ALGORITHM,
+        verbose_name="algorithm",
+    )
+    description = models.TextField(blank=True, help_text="Shown to people on the consent page.")
+    homepage_url = models.URLField(blank=True, max_length=500, verbose_name="homepage URL")
+    logo_url = models.URLField(
+        blank=True, max_length=500, verbose_name="logo URL", help_text="An https image shown on the consent page."
+    )
+    first_party = models.BooleanField(default=False, help_text="Our own app: people are not asked for consent.")
+    require_pkce = models.BooleanField(
+        "require PKCE",
+        default=True,
+        help_text="Turn off only for confidential clients that cannot send PKCE, such as GPT Actions.",
+    )
+    allowed_scopes = models.CharField(
+        max_length=500, blank=True, help_text="Space-separated scopes this app may ask for; blank allows all."
+    )
+    is_enabled = models.BooleanField(
+        "enabled", default=True, help_text="A disabled app can neither start an authorization nor get tokens."
+    )
+
+    objects = ApplicationManager()
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+
+    @property
+    def skip_authorization(self) -> bool:
+        """DOT's name for "skip the consent page", which we grant first-party apps only."""
+        return self.first_party
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_type == self.CLIENT_PUBLIC
+
+    @property
+    def pkce_required(self) -> bool:
+        """Public clients cannot keep a secret, so PKCE is their only proof (OAuth 2.1 §7.5.1)."""
+        return self.is_public or self.require_pkce
+
+    def redirect_uri_list(self) -> list[str]:
+        return self.redirect_uris.split()
+
+    def is_usable(self, request) -> bool:
+        return self.is_enabled and super().is_usable(request)
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, list] = {}
+        try:
+            validate_redirect_uris(self.redirect_uri_list())
+        except ValidationError as exc:
+            errors["redirect_uris"] = exc.error_list
+        if not self.require_pkce and self.is_public:
+            errors["require_pkce"] = ["A public client has no secret: PKCE is its only proof and cannot be turned off."]
+        if self.logo_url and not self.logo_url.startswith("https://"):
+            errors["logo_url"] = ["Use an https URL for the logo."]
+        if errors:
+            raise ValidationError(errors)

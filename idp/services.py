@@ -1,0 +1,117 @@
+"""Writes for connected apps. The admin, the commands and registration all call these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from oauth2_provider.generators import generate_client_secret
+
+from idp.models import Application
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """What a new app's developer needs, shown once: the secret is hashed at rest."""
+
+    application: Application
+    client_secret: str | None
+
+    @property
+    def client_id(self) -> str:
+        return self.application.client_id
+
+    def as_setup(self) -> dict[str, str | None]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "authorization_url": settings.SITE_URL + reverse("idp:authorize"),
+            "token_url": settings.SITE_URL + reverse("idp:token"),
+            "scope": self.application.allowed_scopes or " ".join(settings.OAUTH2_PROVIDER["SCOPES"]),
+        }
+
+
+def _known_scopes() -> set[str]:
+    return set(settings.OAUTH2_PROVIDER["SCOPES"])
+
+
+@transaction.atomic
+def application_create(
+    *,
+    name: str,
+    redirect_uris: list[str],
+    public: bool = False,
+    require_pkce: bool = True,
+    scopes: list[str] | None = None,
+    first_party: bool = False,
+    description: str = "",
+    homepage_url: str = "",
+    logo_url: str = "",
+    registration_source: str = Application.RegistrationSource.MANUAL,
+) -> IssuedCredentials:
+    """Create a connected app and return its credentials, the secret in clear this once.
+
+    Raises ValidationError, with nothing written, on a bad name, redirect URI
+    or scope, or on PKCE turned off for a public client.
+    """
+    unknown = sorted(set(scopes or []) - _known_scopes())
+    if unknown:
+        raise ValidationError(
+            {"allowed_scopes": [f"Unknown scope {s!r}; known: {', '.join(sorted(_known_scopes()))}." for s in unknown]}
+        )
+    secret = None if public else generate_client_secret()
+    application = Application(
+        name=name.strip(),
+        redirect_uris=" ".join(redirect_uris),
+        client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
+        client_secret=secret or "",
+        require_pkce=require_pkce,
+        allowed_scopes=" ".join(scopes or []),
+        first_party=first_party,
+        description=description,
+        homepage_url=homepage_url,
+        logo_url=logo_url,
+        registration_source=registration_source,
+    )
+    if not application.name:
+        raise ValidationError({"name": ["Give the app a name: people see it on the consent page."]})
+    application.full_clean(exclude=["client_secret"])
+    application.save()
+    return IssuedCredentials(application=application, client_secret=secret)
+
+
+@transaction.atomic
+def application_rotate_secret(*, application: Application) -> IssuedCredentials:
+    """Give a confidential app a new secret; the old one stops working at once."""
+    if application.is_public:
+        raise ValidationError("A public client has no secret to rotate.")
+    secret = generate_client_secret()
+    application.client_secret = secret
+    application.save(update_fields=["client_secret", "updated"])
+    return IssuedCredentials(application=application, client_secret=secret)
+
+
+@transaction.atomic
+def application_revoke_tokens(*, application: Application, user=None) -> int:
+    """Revoke every access and refresh token of an app (for one person, if given).
+
+    Returns how many access tokens were ended. Refresh tokens are revoked,
+    not deleted, so that a later reuse is still recognised (RFC 9700 §4.14.2).
+    """
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    access_tokens = get_access_token_model().objects.filter(application=application)
+    refresh_tokens = get_refresh_token_model().objects.filter(application=application, revoked__isnull=True)
+    if user is not None:
+        access_tokens = access_tokens.filter(user=user)
+        refresh_tokens = refresh_tokens.filter(user=user)
+    for refresh_token in refresh_tokens.select_related("access_token"):
+        refresh_token.revoke()
+    count = 0
+    for access_token in access_tokens:
+        access_token.revoke()
+        count += 1
+    return count

@@ -1,0 +1,33 @@
+"""The provider's endpoints, all on the issuer origin under /idp.
+
+The URL names are DOT's own: its views reverse them (in the
+`oauth2_provider` namespace) to build discovery documents and `iss`.
+"""
+
+from django.db import transaction
+from django.urls import path
+from oauth2_provider import views as dot
+
+from idp import views
+
+app_name = "idp"
+
+urlpatterns = [
+    path("idp", views.ConsentView.as_view(), name="authorize"),
+    path("idp/token", dot.TokenView.as_view(), name="token"),
+    path("idp/revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
+    path("idp/introspect", views.IntrospectView.as_view(), name="introspect"),
+    path("idp/userinfo", views.UserInfoView.as_view(), name="user-info"),
+    path("idp/jwks", transaction.non_atomic_requests(dot.JwksInfoView.as_view()), name="jwks-info"),
+    path("idp/logout", dot.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path(
+        ".well-known/openid-configuration",
+        views.ProviderMetadataView.as_view(),
+        name="oidc-connect-discovery-info",
+    ),
+    path(
+        ".well-known/oauth-authorization-server",
+        views.ProviderMetadataView.as_view(),
+        name="oauth-server-metadata",
+    ),
+]

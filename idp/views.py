@@ -1,0 +1,179 @@
+"""The provider's endpoints: DOT's views, subclassed only where a rule needs it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from http import HTTPStatus
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from oauth2_provider import views as dot
+from oauth2_provider.compat import login_not_required
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.scopes import get_scopes_backend
+
+from idp.models import Application
+
+
+def _with_iss(url: str) -> str:
+    """RFC 9207 §2: every authorization response carries `iss`, errors too.
+
+    DOT adds it to successful responses but not to the redirect after Deny.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "iss" for key, _ in query):
+        return url
+    query.append(("iss", settings.SITE_URL))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class ConsentView(dot.AuthorizationView):
+    """The authorization endpoint, `/idp` (RFC 6749 §3.1, §4.1.1): the consent page.
+
+    A visitor who is not logged in is sent to the login page and back; an
+    invalid client or redirect URI is shown here and never redirected to
+    (RFC 6749 §4.1.2.1).
+    """
+
+    template_name = "oauth2_provider/authorize.html"
+
+    def handle_no_permission(self):
+        # Validate the request before sending anyone to log in, so that a bad
+        # client_id or redirect_uri is reported at once, on our own page.
+        if self.request.method == "GET":
+            try:
+                self.validate_authorization_request(self.request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+        return super().handle_no_permission()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        application = context.get("application")
+        if isinstance(application, Application):
+            all_scopes = get_scopes_backend().get_all_scopes()
+            context["scope_items"] = [(scope, all_scopes.get(scope, scope)) for scope in context.get("scopes", [])]
+            context["redirect_host"] = urlsplit(context.get("redirect_uri") or "").netloc
+        return context
+
+    def redirect(self, redirect_to, application):
+        response = super().redirect(_with_iss(redirect_to), application)
+        if self.request.method == "POST":
+            # RFC 9700 §4.12: 303 so the browser does not re-send the form
+            # (with the user's credentials) to the client.
+            response.status_code = HTTPStatus.SEE_OTHER
+        return response
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
+def _metadata(view_class: type[View], request: HttpRequest) -> dict:
+    return json.loads(view_class.as_view()(request).content)
+
+
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class ProviderMetadataView(View):
+    """OpenID Connect Discovery 1.0 §4 and RFC 8414 §3 in one document.
+
+    Served at `/.well-known/openid-configuration` and
+    `/.well-known/oauth-authorization-server` so that both agree: same
+    issuer, same endpoints. Built from DOT's two documents.
+    """
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        data = _metadata(dot.OAuthServerMetadataView, request)
+        data.update(_metadata(dot.ConnectDiscoveryInfoView, request))
+        # HS256 signing with client secrets is not offered (idp.Application.algorithm).
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        # DOT builds this list from a set; sorted, the document is the same on every request.
+        data["claims_supported"] = sorted(data["claims_supported"])
+        # Introspection is for confidential clients and resource servers only.
+        data["introspection_endpoint_auth_methods_supported"] = ["client_secret_basic", "client_secret_post"]
+        data["request_parameter_supported"] = False
+        data["claims_parameter_supported"] = False
+        response = JsonResponse(data)
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Cache-Control"] = "public, max-age=3600"
+        return response
+
+
+class UserInfoView(dot.UserInfoView):
+    """OpenID Connect Core §5.3. The access token is read from the
+    Authorization header or the form body (RFC 6750 §2.1, §2.2), never the
+    query string (RFC 9700 §4.3.2), which DOT's view still accepts."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if "access_token" in request.GET:
+            return JsonResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": "Send the access token in the Authorization header, not the URL.",
+                },
+                status=HTTPStatus.BAD_REQUEST,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _request_client_id(request: HttpRequest) -> str | None:
+    """The client_id a request authenticated with: HTTP Basic or the form body."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return unquote(decoded.partition(":")[0])
+    return request.POST.get("client_id")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class IntrospectView(dot.IntrospectTokenView):
+    """RFC 7662 token introspection, for POST only (§2.1).
+
+    A client may introspect its own tokens; a resource server with a token
+    of the `introspection` scope may introspect any. Unauthenticated callers
+    get a JSON `invalid_client` (RFC 6749 §5.2), where DOT answers an HTML 403.
+    """
+
+    http_method_names = ["post", "options"]
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST" and not request.headers.get("Authorization") and not request.POST.get("client_id"):
+            return _invalid_client()
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code == HTTPStatus.FORBIDDEN:
+            return _invalid_client()
+        return response
+
+    def post(self, request, *args, **kwargs):
+        response = self.get_token_response(request.POST.get("token"))
+        data = json.loads(response.content)
+        caller = _request_client_id(request)
+        if data.get("active") and caller and data.get("client_id") != caller:
+            # Another client's token: say no more than "not active" (RFC 7662 §4).
+            response = JsonResponse({"active": False})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _invalid_client() -> JsonResponse:
+    return JsonResponse(
+        {"error": "invalid_client", "error_description": "Client authentication failed."},
+        status=HTTPStatus.UNAUTHORIZED,
+        headers={"WWW-Authenticate": 'Basic realm="taskgate"', "Cache-Control": "no-store"},
+    )

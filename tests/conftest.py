@@ -1,0 +1,104 @@
+"""The test environment and the fixtures every test may use."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ARTIFACTS = BASE_DIR / "test-artifacts"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Prepare a hermetic environment, then load Django's settings.
+
+    It runs before pytest-django sets Django up (its pytest_configure runs
+    last), which is why DJANGO_SETTINGS_MODULE is set here and not in the
+    ini: a developer's `.env` is ignored, and the secret key and signing key
+    are made for this run and never written to the repository.
+    """
+    from idp.keys import write_rsa_key
+
+    workdir = Path(tempfile.mkdtemp(prefix="taskgate-tests-"))
+    config.stash[WORKDIR] = workdir
+    write_rsa_key(str(workdir / "signing-key.pem"))
+    os.environ.update(
+        {
+            "DJANGO_ENV_FILE": "",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "OIDC_RSA_PRIVATE_KEY_FILE": str(workdir / "signing-key.pem"),
+            "DJANGO_STATIC_ROOT": str(workdir / "static"),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'taskgate.sqlite3'}")
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018 - load the settings now, so pytest-django sets Django up
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    workdir = config.stash.get(WORKDIR, None)
+    if workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+WORKDIR = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def workdir(pytestconfig: pytest.Config) -> Path:
+    return pytestconfig.stash[WORKDIR]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(workdir: Path) -> None:
+    """SQLite's test database is a file, so that a live server process can share it."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(workdir / "test-taskgate.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files() -> None:
+    """Production static storage (a manifest) needs collectstatic, as in a deployment."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def _live_server_process(django_db_setup, django_db_blocker, workdir: Path):
+    from tests.live import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer(log_path=workdir / "live-server.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_server(_live_server_process, transactional_db):
+    """A uvicorn server of this project on a loopback port, sharing the test database.
+
+    Its tests run in committed transactions (transactional_db), so that what
+    they create is visible to the server process.
+    """
+    return _live_server_process
+
+
+from tests.fixtures import *  # noqa: E402,F403 - shared fixtures (user, application, tokens)

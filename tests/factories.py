@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import factory
+from oauth2_provider.generators import generate_client_secret
+
+from accounts.models import User
+from idp.models import Application
+from tests.fixtures import PASSWORD
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"person{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    first_name = "Ada"
+    last_name = factory.Sequence(lambda n: f"Tester{n}")
+    email_verified = True
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    """A confidential app; `client_secret_plain` keeps the secret given before hashing."""
+
+    class Meta:
+        model = Application
+
+    name = factory.Sequence(lambda n: f"Connected app {n}")
+    description = "Helps you keep on top of your tasks."
+    redirect_uris = "https://client.example.com/callback"
+    client_type = Application.CLIENT_CONFIDENTIAL
+    authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
+    client_secret = factory.LazyFunction(generate_client_secret)
+    client_secret_plain = factory.LazyAttribute(lambda app: app.client_secret)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        plain = kwargs.pop("client_secret_plain")
+        application = super()._create(model_class, *args, **kwargs)
+        application.client_secret_plain = plain
+        return application
+
+    @classmethod
+    def _build(cls, model_class, *args, **kwargs):
+        kwargs.pop("client_secret_plain")
+        return super()._build(model_class, *args, **kwargs)

@@ -1,0 +1,82 @@
+"""Shared fixtures, imported by tests/conftest.py.
+
+Nothing here imports Django models at module level: this module is imported
+before tests/conftest.py has loaded the settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import timedelta
+
+import pytest
+
+PASSWORD = "correct horse battery staple 42"  # noqa: S105 - a test fixture, not a secret
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def application(db):
+    """A confidential app that requires PKCE, with `client_secret_plain`."""
+    from tests.factories import ApplicationFactory
+
+    return ApplicationFactory()
+
+
+@pytest.fixture
+def public_application(db):
+    from idp.models import Application
+    from tests.factories import ApplicationFactory
+
+    return ApplicationFactory(client_type=Application.CLIENT_PUBLIC, client_secret="", name="A public app")
+
+
+@pytest.fixture
+def logged_in_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def pkce_pair() -> tuple[str, str]:
+    """RFC 7636 §4.1-4.2: a 43-128 character verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def issue_access_token(*, user, application, scope: str, resource: list[str] | None = None, expires_in: int = 3600):
+    """Mint an access token as the token endpoint would; returns (raw token, model)."""
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model, set_token_value
+
+    raw = secrets.token_urlsafe(30)
+    token = get_access_token_model()(
+        user=user,
+        application=application,
+        scope=scope,
+        resource=resource or [],
+        expires=timezone.now() + timedelta(seconds=expires_in),
+    )
+    set_token_value(token, raw)
+    token.save()
+    return raw, token
