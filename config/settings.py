@@ -260,6 +260,7 @@ OAUTH2_PROVIDER = {
     # The issuer is the public origin, stated explicitly so that every
     # discovery document and the RFC 9207 `iss` parameter agree.
     "OIDC_ISS_ENDPOINT": SITE_URL,
+    "OAUTH2_SERVER_CLASS": "idp.oauth2_server.TaskgateServer",
     "OAUTH2_VALIDATOR_CLASS": "idp.oauth2_validators.TaskgateOAuth2Validator",
     "SCOPES_BACKEND_CLASS": "idp.scopes.ApplicationScopes",
     "APPLICATION_ADMIN_CLASS": "idp.admin.ApplicationAdmin",

@@ -14,7 +14,7 @@ app_name = "idp"
 
 urlpatterns = [
     path("idp", views.ConsentView.as_view(), name="authorize"),
-    path("idp/token", dot.TokenView.as_view(), name="token"),
+    path("idp/token", views.TokenView.as_view(), name="token"),
     path("idp/revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
     path("idp/introspect", views.IntrospectView.as_view(), name="introspect"),
     path("idp/userinfo", views.UserInfoView.as_view(), name="user-info"),

@@ -19,6 +19,8 @@ from oauth2_provider import views as dot
 from oauth2_provider.compat import login_not_required
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.scopes import get_scopes_backend
+from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.models import Application
 
@@ -74,9 +76,38 @@ class ConsentView(dot.AuthorizationView):
         return response
 
     def render_to_response(self, context, **response_kwargs):
+        # DOT renders errors straight from error_response(), without get_context_data.
+        if isinstance(context.get("error"), OAuth2Error):
+            context["error_kind"] = _error_kind(context["error"])
         response = super().render_to_response(context, **response_kwargs)
         add_never_cache_headers(response)
         return response
+
+
+def _error_kind(error: OAuth2Error) -> str:
+    """Which plain-language explanation the error page gives."""
+    if isinstance(error, oauth2_errors.InvalidClientIdError | oauth2_errors.MissingClientIdError):
+        return "client"
+    if isinstance(
+        error,
+        oauth2_errors.MismatchingRedirectURIError
+        | oauth2_errors.InvalidRedirectURIError
+        | oauth2_errors.MissingRedirectURIError,
+    ):
+        return "redirect_uri"
+    return "request"
+
+
+class TokenView(dot.TokenView):
+    """The token endpoint (RFC 6749 §3.2).
+
+    DOT sends device-code requests past oauthlib to a view of its own; we
+    serve no devices, so they go through oauthlib like any other grant and
+    get its JSON `unsupported_grant_type` (RFC 6749 §5.2).
+    """
+
+    def post(self, request, *args, **kwargs):
+        return self.authorization_flow_token_response(request)
 
 
 def _metadata(view_class: type[View], request: HttpRequest) -> dict:

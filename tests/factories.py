@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import functools
+
 import factory
+from django.contrib.auth.hashers import make_password
 from oauth2_provider.generators import generate_client_secret
 
 from accounts.models import User
@@ -8,22 +11,23 @@ from idp.models import Application
 from tests.fixtures import PASSWORD
 
 
+@functools.cache
+def hashed_fixture_password() -> str:
+    return make_password(PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"person{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     first_name = "Ada"
     last_name = factory.Sequence(lambda n: f"Tester{n}")
     email_verified = True
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
-        if create:
-            obj.save()
+    # Hashed once: PBKDF2 costs about a second per user, and every user here
+    # shares the fixture password (the live server checks it with the real hasher).
+    password = factory.LazyFunction(lambda: hashed_fixture_password())
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):
