@@ -86,3 +86,47 @@ def test_email_addresses_are_unique_whatever_their_case(user):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         UserFactory(email=user.email.upper())
+
+
+def test_a_browser_form_post_with_origin_null_passes_on_its_csrf_token(user, password):
+    """Pages are served with Referrer-Policy: no-referrer, so browsers post them with `Origin: null`."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.get("/accounts/login/")
+    token = client.cookies["csrftoken"].value
+
+    with_token = client.post(
+        "/accounts/login/",
+        {"username": user.email, "password": password, "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="null",
+    )
+
+    assert with_token.status_code == HTTPStatus.FOUND
+
+
+def test_a_post_with_origin_null_but_no_csrf_token_is_refused(user, password):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post("/accounts/login/", {"username": user.email, "password": password}, HTTP_ORIGIN="null")
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_post_from_another_origin_is_refused_even_with_a_token(user, password):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.get("/accounts/login/")
+    token = client.cookies["csrftoken"].value
+
+    response = client.post(
+        "/accounts/login/",
+        {"username": user.email, "password": password, "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="https://evil.example",
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
