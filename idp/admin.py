@@ -61,6 +61,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     inlines = [AccessTokenInline]
     actions = ["revoke_all_tokens", "rotate_secret", "disable"]
 
+    def get_inlines(self, request, obj):
+        # A new app has no tokens to show.
+        return self.inlines if obj is not None else []
+
     def save_model(self, request, obj, form, change):
         if not change and not obj.is_public:
             obj._issued_secret = generate_client_secret()
