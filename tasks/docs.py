@@ -1,8 +1,24 @@
-"""The API's docs page: Swagger UI, served from our own static files under our CSP."""
+"""The API's OpenAPI document and its docs page (Swagger UI)."""
 
 from __future__ import annotations
 
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+class ApiSchemaView(SpectacularAPIView):
+    """The OpenAPI document at /api/schema: JSON (`application/json`) unless `?format=yaml`.
+
+    drf-spectacular answers YAML first; a GPT imports JSON as well, and JSON
+    is what most tools expect from a URL without an extension.
+    """
+
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiYamlRenderer, OpenApiYamlRenderer2]
 
 
 class ApiDocsView(SpectacularSwaggerView):
