@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -9,6 +10,15 @@ from accounts.forms import LoginForm
 
 def home(request):
     return render(request, "home.html")
+
+
+def privacy(request):
+    """The privacy policy, at a URL a published custom GPT can link to.
+
+    Its text is PRIVACY_POLICY_TEXT when the operator sets one, else the
+    template's own.
+    """
+    return render(request, "privacy.html", {"policy_text": settings.PRIVACY_POLICY_TEXT})
 
 
 class LoginView(auth_views.LoginView):
