@@ -451,6 +451,12 @@ def test_update_refuses_bad_input_and_changes_nothing(api, user, body):
         ("cursor=not-a-cursor", "cursor"),
         ("q=" + "x" * 201, "q"),
         ("q=nul%00byte", "q"),
+        ("due_before=", "due_before"),
+        ("status=", "status"),
+        ("status=todo,", "status"),
+        ("limit=", "limit"),
+        ("ordering=", "ordering"),
+        ("cursor=", "cursor"),
     ],
 )
 def test_list_refuses_bad_parameters_naming_them(api, query, field):
