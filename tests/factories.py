@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from functools import cache
+
 import factory
+from django.contrib.auth.hashers import make_password
 from oauth2_provider.generators import generate_client_secret
 
 from accounts.models import User
 from idp.models import Application
 from tests.fixtures import PASSWORD
+
+
+@cache
+def password_hash() -> str:
+    """PASSWORD hashed once per run: PBKDF2 costs about a second a time."""
+    return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -18,12 +27,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = "Ada"
     last_name = factory.Sequence(lambda n: f"Tester{n}")
     email_verified = True
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
-        if create:
-            obj.save()
+    password = factory.LazyFunction(password_hash)
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):
