@@ -57,6 +57,11 @@ class Application(AbstractApplication):
         return self.first_party
 
     @property
+    def is_self_registered(self) -> bool:
+        """Registered by the client itself (RFC 7591, or a metadata document), not by an admin."""
+        return self.registration_source != self.RegistrationSource.MANUAL
+
+    @property
     def is_public(self) -> bool:
         return self.client_type == self.CLIENT_PUBLIC
 

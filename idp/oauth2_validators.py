@@ -5,6 +5,7 @@ from __future__ import annotations
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from idp.models import Application
+from idp.resources import refuse_unserved_resources
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
@@ -33,3 +34,18 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             client = Application.objects.filter(client_id=client_id).first()
         # An unknown client fails later with invalid_client; require PKCE meanwhile.
         return client is None or client.pkce_required
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """RFC 8707 §2: the grant is bound only to a resource we serve.
+
+        ConsentView refuses others before the consent page; this also covers
+        the consent form's hidden `resource` field, which a browser can change.
+        """
+        refuse_unserved_resources(getattr(request, "resource", None) or [], request=request)
+        return super().save_authorization_code(client_id, code, request, *args, **kwargs)
+
+    def _check_and_set_request_resource(self, request):
+        """RFC 8707 §2: the token's audience, requested at the token endpoint or
+        carried over from the grant or refresh token, is a resource we serve."""
+        super()._check_and_set_request_resource(request)
+        refuse_unserved_resources(request.resource, request=request)
