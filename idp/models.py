@@ -45,6 +45,9 @@ class Application(AbstractApplication):
     is_enabled = models.BooleanField(
         "enabled", default=True, help_text="A disabled app can neither start an authorization nor get tokens."
     )
+    last_used_at = models.DateTimeField(
+        "last used", null=True, blank=True, editable=False, help_text="When the app last got a token."
+    )
 
     objects = ApplicationManager()
 
@@ -89,3 +92,18 @@ class Application(AbstractApplication):
             errors["logo_url"] = ["Use an https URL for the logo."]
         if errors:
             raise ValidationError(errors)
+
+
+class SelfRegisteredApplicationManager(ApplicationManager):
+    def get_queryset(self):
+        return super().get_queryset().exclude(registration_source=Application.RegistrationSource.MANUAL)
+
+
+class SelfRegisteredApplication(Application):
+    """The apps clients registered themselves (DCR or CIMD), listed apart in the admin."""
+
+    objects = SelfRegisteredApplicationManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "self-registered app"

@@ -6,6 +6,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from idp.models import Application
 from idp.resources import refuse_unserved_resources
+from idp.services import application_mark_used
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
@@ -49,3 +50,8 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         carried over from the grant or refresh token, is a resource we serve."""
         super()._check_and_set_request_resource(request)
         refuse_unserved_resources(request.resource, request=request)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if isinstance(request.client, Application):
+            application_mark_used(application=request.client)
