@@ -76,7 +76,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "config.middleware.NoReferrerCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -223,6 +223,10 @@ SILENCED_SYSTEM_CHECKS = [
     # apps use loopback ones (RFC 8252 §7.3); idp.Application.clean refuses
     # http for any other host.
     "oauth2_provider.W008",
+    # W003 looks for Django's CsrfViewMiddleware by name; ours is a subclass
+    # (config.middleware). tests/test_settings.py checks the CSRF cookie
+    # settings that W016/W017 would have checked.
+    "security.W003",
 ]
 
 # --- OAuth 2.1 / OpenID Connect provider (django-oauth-toolkit) ---------------
@@ -290,6 +294,7 @@ OAUTH2_PROVIDER = {
     # The issuer is the public origin, stated explicitly so that every
     # discovery document and the RFC 9207 `iss` parameter agree.
     "OIDC_ISS_ENDPOINT": SITE_URL,
+    "OAUTH2_SERVER_CLASS": "idp.oauth2_server.TaskgateServer",
     "OAUTH2_VALIDATOR_CLASS": "idp.oauth2_validators.TaskgateOAuth2Validator",
     "SCOPES_BACKEND_CLASS": "idp.scopes.ApplicationScopes",
     "APPLICATION_ADMIN_CLASS": "idp.admin.ApplicationAdmin",

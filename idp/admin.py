@@ -81,6 +81,10 @@ class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(registration_source=Application.RegistrationSource.MANUAL)
 
+    def get_inlines(self, request, obj):
+        # A new app has no tokens to show.
+        return self.inlines if obj is not None else []
+
     def save_model(self, request, obj, form, change):
         if not change and not obj.is_public:
             obj._issued_secret = generate_client_secret()

@@ -80,11 +80,15 @@ class Application(AbstractApplication):
         return self.is_enabled and super().is_usable(request)
 
     def clean(self) -> None:
-        super().clean()
         errors: dict[str, list] = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
         try:
             validate_redirect_uris(self.redirect_uri_list())
         except ValidationError as exc:
+            # Ours say what to do; they replace DOT's for the same field.
             errors["redirect_uris"] = exc.error_list
         if not self.require_pkce and self.is_public:
             errors["require_pkce"] = ["A public client has no secret: PKCE is its only proof and cannot be turned off."]

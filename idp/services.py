@@ -14,6 +14,7 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
 from idp.models import Application, SelfRegisteredApplication
+from idp.validators import validate_redirect_uris
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ def application_create(
     Raises ValidationError, with nothing written, on a bad name, redirect URI
     or scope, or on PKCE turned off for a public client.
     """
+    try:
+        validate_redirect_uris(redirect_uris)
+    except ValidationError as error:
+        raise ValidationError({"redirect_uris": error.error_list}) from None
     unknown = sorted(set(scopes or []) - _known_scopes())
     if unknown:
         raise ValidationError(

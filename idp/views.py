@@ -21,9 +21,11 @@ from oauth2_provider import views as dot
 from oauth2_provider.compat import login_not_required
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.scopes import get_scopes_backend
-from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
+from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.models import Application
+from idp.oauth2_server import GRANT_TYPES, RESPONSE_TYPES
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 from idp.resources import refuse_unserved_resources
 from idp.validators import validate_redirect_uri
@@ -40,18 +42,6 @@ def _with_iss(url: str) -> str:
         return url
     query.append(("iss", settings.SITE_URL))
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-UNKNOWN_CLIENT_ERRORS = (
-    oauthlib_errors.InvalidClientIdError,
-    oauthlib_errors.MissingClientIdError,
-    oauthlib_errors.InvalidClientError,
-)
-BAD_REDIRECT_URI_ERRORS = (
-    oauthlib_errors.InvalidRedirectURIError,
-    oauthlib_errors.MissingRedirectURIError,
-    oauthlib_errors.MismatchingRedirectURIError,
-)
 
 
 class ConsentView(dot.AuthorizationView):
@@ -71,7 +61,7 @@ class ConsentView(dot.AuthorizationView):
         scopes, credentials = super().validate_authorization_request(request)
         try:
             refuse_unserved_resources(request.GET.getlist("resource"), state=credentials.get("state"))
-        except oauthlib_errors.OAuth2Error as error:
+        except OAuth2Error as error:
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]) from None
         return scopes, credentials
 
@@ -107,32 +97,41 @@ class ConsentView(dot.AuthorizationView):
             response.status_code = HTTPStatus.SEE_OTHER
         return response
 
-    def error_response(self, error, application, **kwargs):
-        """Tell people why we stopped: oauthlib names an unknown client and a bad
-        redirect URI alike (`invalid_request`), so the page is told by the error's class."""
-        kind = ""
-        if isinstance(error.oauthlib_error, UNKNOWN_CLIENT_ERRORS):
-            kind = "unknown_client"
-        elif isinstance(error.oauthlib_error, BAD_REDIRECT_URI_ERRORS):
-            kind = "bad_redirect_uri"
-        return super().error_response(error, application, error_kind=kind, **kwargs)
-
     def render_to_response(self, context, **response_kwargs):
+        # DOT renders errors straight from error_response(), without get_context_data.
+        if isinstance(context.get("error"), OAuth2Error):
+            context["error_kind"] = _error_kind(context["error"])
         response = super().render_to_response(context, **response_kwargs)
         add_never_cache_headers(response)
         return response
 
 
+def _error_kind(error: OAuth2Error) -> str:
+    """Which plain-language explanation the error page gives."""
+    if isinstance(error, oauth2_errors.InvalidClientIdError | oauth2_errors.MissingClientIdError):
+        return "client"
+    if isinstance(
+        error,
+        oauth2_errors.MismatchingRedirectURIError
+        | oauth2_errors.InvalidRedirectURIError
+        | oauth2_errors.MissingRedirectURIError,
+    ):
+        return "redirect_uri"
+    return "request"
+
+
 class TokenView(dot.TokenView):
     """The token endpoint (RFC 6749 §3.2).
 
-    An error raised while DOT stores the token, such as RFC 8707's
-    `invalid_target`, comes back from DOT without a content type; RFC 6749
-    §5.2 says error responses are JSON.
+    DOT sends device-code requests past oauthlib to a view of its own; we
+    serve no devices, so they go through oauthlib like any other grant and
+    get its JSON `unsupported_grant_type` (RFC 6749 §5.2). An error raised
+    while DOT stores the token, such as RFC 8707's `invalid_target`, comes
+    back from DOT without a content type; §5.2 says errors are JSON.
     """
 
     def post(self, request, *args, **kwargs):
-        response = super().post(request, *args, **kwargs)
+        response = self.authorization_flow_token_response(request)
         if response.status_code >= HTTPStatus.BAD_REQUEST and response["Content-Type"].startswith("text/html"):
             response["Content-Type"] = "application/json"
         return response
@@ -239,7 +238,6 @@ def _invalid_client() -> JsonResponse:
 
 
 REGISTRATION_RATE_LIMIT = RateLimit.parse("registration", settings.IDP_REGISTRATION_RATE_LIMIT)
-GRANT_TYPES = {"authorization_code", "refresh_token"}
 
 
 def _is_string_list(value) -> bool:
@@ -279,7 +277,7 @@ def _refused_metadata(body: bytes) -> JsonResponse | None:
             "invalid_client_metadata", "grant_types must be authorization_code, optionally with refresh_token."
         )
     response_types = metadata.get("response_types", ["code"])
-    if not _is_string_list(response_types) or set(response_types) != {"code"}:
+    if not _is_string_list(response_types) or not response_types or set(response_types) - RESPONSE_TYPES:
         return _registration_error("invalid_client_metadata", 'response_types must be ["code"].')
     return None
 

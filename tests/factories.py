@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from functools import cache
+import functools
 
 import factory
 from django.contrib.auth.hashers import make_password
@@ -11,23 +11,23 @@ from idp.models import Application
 from tests.fixtures import PASSWORD
 
 
-@cache
-def password_hash() -> str:
-    """PASSWORD hashed once per run: PBKDF2 costs about a second a time."""
+@functools.cache
+def hashed_fixture_password() -> str:
     return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"person{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     first_name = "Ada"
     last_name = factory.Sequence(lambda n: f"Tester{n}")
     email_verified = True
-    password = factory.LazyFunction(password_hash)
+    # Hashed once: PBKDF2 costs about a second per user, and every user here
+    # shares the fixture password (the live server checks it with the real hasher).
+    password = factory.LazyFunction(lambda: hashed_fixture_password())
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):

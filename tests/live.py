@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 from django.db import connection
+from django.test.utils import override_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,9 @@ class LiveServer:
     log_path: Path | None = None
     port: int = 0
     process: subprocess.Popen | None = None
+    # pytest-django's autouse helper enables and disables this on whatever the
+    # `live_server` fixture returns; our server is another process: nothing to override.
+    _live_server_modified_settings: override_settings = field(default_factory=override_settings, repr=False)
 
     @property
     def url(self) -> str:
@@ -52,7 +56,7 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> LiveServer:
         self.port = self.port or free_port()
         env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
             "SITE_URL": self.url,
             "DATABASE_URL": test_database_url(),
             "DJANGO_SETTINGS_MODULE": "config.settings",

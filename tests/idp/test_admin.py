@@ -1,0 +1,107 @@
+"""Connected apps in the Django admin: the secret shown once, tokens seen and revoked."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.hashers import check_password
+
+from idp.models import Application
+from tests.fixtures import issue_access_token
+
+
+@pytest.fixture
+def admin_client(client, db):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+def add_form(**overrides) -> dict[str, str]:
+    data = {
+        "name": "Admin-made GPT",
+        "description": "",
+        "homepage_url": "",
+        "logo_url": "",
+        "is_enabled": "on",
+        "client_type": Application.CLIENT_CONFIDENTIAL,
+        "redirect_uris": "https://chatgpt.com/aip/g-1/oauth/callback https://chat.openai.com/aip/g-1/oauth/callback",
+        "post_logout_redirect_uris": "",
+        "allowed_scopes": "tasks:read tasks:write",
+        "require_pkce": "",
+        "first_party": "",
+        "allowed_origins": "",
+        "user": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_creating_an_app_shows_its_secret_once_and_stores_only_a_hash(admin_client):
+    response = admin_client.post("/admin/idp/application/add/", add_form())
+
+    assert response.status_code == HTTPStatus.OK
+    assert "no-store" in response["Cache-Control"]
+    application = Application.objects.get(name="Admin-made GPT")
+    page = response.content.decode()
+    secret = re.search(r"Client secret</th><td><code>([^<]+)</code>", page).group(1)
+    assert check_password(secret, application.client_secret)
+    assert application.client_id in page
+    assert "http://127.0.0.1:8000/idp/token" in page
+    assert secret not in admin_client.get(f"/admin/idp/application/{application.pk}/change/").content.decode()
+
+
+def test_an_http_redirect_uri_off_loopback_is_refused_in_the_admin(admin_client):
+    response = admin_client.post("/admin/idp/application/add/", add_form(redirect_uris="http://example.com/cb"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert b"uses http on a host other than" in response.content
+    assert not Application.objects.exists()
+
+
+def test_a_public_client_cannot_turn_pkce_off_in_the_admin(admin_client):
+    response = admin_client.post(
+        "/admin/idp/application/add/", add_form(client_type=Application.CLIENT_PUBLIC, require_pkce="")
+    )
+
+    assert b"PKCE is its only proof" in response.content
+    assert not Application.objects.exists()
+
+
+def test_the_app_page_lists_its_tokens_and_revoke_all_ends_them(admin_client, user, application):
+    raw, token = issue_access_token(user=user, application=application, scope="tasks:read")
+
+    page = admin_client.get(f"/admin/idp/application/{application.pk}/change/")
+    response = admin_client.post(
+        "/admin/idp/application/", {"action": "revoke_all_tokens", "_selected_action": [application.pk]}, follow=True
+    )
+
+    assert user.email in page.content.decode()
+    assert raw not in page.content.decode()
+    assert b"Revoked 1 access token" in response.content
+    from oauth2_provider.models import get_access_token_model
+
+    assert not get_access_token_model().objects.filter(pk=token.pk).exists()
+
+
+def test_rotating_the_secret_shows_the_new_one_once_and_the_old_one_stops_working(admin_client, application):
+    old = application.client_secret_plain
+
+    response = admin_client.post(
+        "/admin/idp/application/", {"action": "rotate_secret", "_selected_action": [application.pk]}
+    )
+
+    new = re.search(r"Client secret</th><td><code>([^<]+)</code>", response.content.decode()).group(1)
+    stored = Application.objects.get(pk=application.pk).client_secret
+    assert check_password(new, stored)
+    assert not check_password(old, stored)
+
+
+def test_disabling_an_app_stops_its_authorizations(admin_client, application):
+    admin_client.post("/admin/idp/application/", {"action": "disable", "_selected_action": [application.pk]})
+
+    assert Application.objects.get(pk=application.pk).is_enabled is False

@@ -1,0 +1,103 @@
+"""Start-up: safe defaults, and one clear sentence for each missing or bad variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "OIDC_", "SITE"))}
+    environment.update({"DJANGO_ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory) -> str:
+    from idp.keys import write_rsa_key
+
+    path = tmp_path_factory.mktemp("keys") / "key.pem"
+    write_rsa_key(str(path))
+    return str(path)
+
+
+def test_without_a_secret_key_start_up_stops_with_a_sentence_naming_it(key_file):
+    result = manage("check", OIDC_RSA_PRIVATE_KEY_FILE=key_file)
+
+    assert result.returncode != 0
+    assert "Set DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_without_a_signing_key_start_up_stops_with_a_sentence_naming_it():
+    result = manage("check", DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode != 0
+    assert "Set OIDC_RSA_PRIVATE_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "sentence"),
+    [
+        ({"SITE_URL": "ftp://example.com"}, "SITE_URL must be an origin"),
+        ({"SITE_URL": "https://example.com/path"}, "SITE_URL must be an origin"),
+        ({"OIDC_RSA_PRIVATE_KEY": "not a key"}, "must be an unencrypted RSA private key"),
+        ({"DATABASE_URL": "nosuchdb://x"}, "nosuchdb"),
+    ],
+)
+def test_a_bad_variable_stops_start_up_with_a_sentence(key_file, env, sentence):
+    result = manage("check", DJANGO_SECRET_KEY="x" * 50, OIDC_RSA_PRIVATE_KEY_FILE=key_file, **env)
+
+    assert result.returncode != 0
+    assert sentence in result.stderr
+
+
+def test_an_unreadable_signing_key_file_stops_start_up_with_a_sentence():
+    result = manage("check", DJANGO_SECRET_KEY="x" * 50, OIDC_RSA_PRIVATE_KEY_FILE="/nonexistent/key.pem")
+
+    assert result.returncode != 0
+    assert "OIDC_RSA_PRIVATE_KEY_FILE names '/nonexistent/key.pem', which cannot be read" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for(key_file):
+    result = manage(
+        "shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
+        DJANGO_SECRET_KEY="x" * 50, OIDC_RSA_PRIVATE_KEY_FILE=key_file,
+    )  # fmt: skip
+
+    assert result.stdout.strip() == "False"
+
+
+def test_check_deploy_passes_with_a_production_environment(key_file):
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DJANGO_SECRET_KEY="k" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-",
+        OIDC_RSA_PRIVATE_KEY_FILE=key_file,
+        SITE_URL="https://tasks.example.com",
+        DATABASE_URL="sqlite:///:memory:",
+        EMAIL_URL="smtp+tls://mailer:password@smtp.example.com:587",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_production_environment_has_secure_cookies_and_our_csrf_middleware(key_file):
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_SECURE, "
+        "'config.middleware.NoReferrerCsrfViewMiddleware' in s.MIDDLEWARE, "
+        "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)"
+    )
+    result = manage(
+        "shell", "--no-imports", "-c", code,
+        DJANGO_SECRET_KEY="x" * 50, OIDC_RSA_PRIVATE_KEY_FILE=key_file, SITE_URL="https://tasks.example.com",
+    )  # fmt: skip
+
+    assert result.stdout.split() == ["True", "True", "True", "True", "31536000"]
