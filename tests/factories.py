@@ -55,3 +55,13 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     def _build(cls, model_class, *args, **kwargs):
         kwargs.pop("client_secret_plain")
         return super()._build(model_class, *args, **kwargs)
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """A task written straight to the database (tests of services go through tasks.services)."""
+
+    class Meta:
+        model = "tasks.Task"
+
+    owner = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Task {n}")
