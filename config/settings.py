@@ -264,7 +264,8 @@ OIDC_RSA_PRIVATE_KEY = _read_signing_key()
 # --- Resources a token may be issued for (RFC 8707) ---------------------------
 # A token names at most one of these as its audience (`resource`); one without
 # any is for the REST API only, and is refused at /mcp.
-MCP_RESOURCE_URL = f"{SITE_URL}/mcp"
+MCP_PATH = "/mcp"  # served by config.asgi beside Django
+MCP_RESOURCE_URL = f"{SITE_URL}{MCP_PATH}"
 API_RESOURCE_URL = f"{SITE_URL}/api"
 IDP_RESOURCES = {
     MCP_RESOURCE_URL: "Taskgate's MCP endpoint, through which AI assistants use task tools",
