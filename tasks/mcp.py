@@ -48,22 +48,31 @@ TOOL_SCOPES: dict[str, str] = {}
 TOOL_ARGUMENTS: dict[str, list[str]] = {}
 
 
-async def refuse_unknown_arguments(ctx, call_next):
-    """A misspelt argument (`due` for `due_at`) is an error, as in the REST API, not silently dropped.
+async def check_tool_call(ctx, call_next):
+    """MCPServer middleware: what a tools/call must pass before its arguments are validated.
 
-    MCPServer middleware, which sees a tools/call before its arguments are validated.
+    - The tool's scope. The HTTP layer (tasks.mcp_auth) answers 403 first; this
+      answers any call that reaches the server all the same, with the result
+      ChatGPT Apps read as "sign in again".
+    - No unknown argument: a misspelt one (`due` for `due_at`) is an error, as
+      in the REST API, not silently dropped.
     """
     params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, Mapping) else {}
-    known = TOOL_ARGUMENTS.get(params.get("name"))
+    name = params.get("name")
+    principal = _principal_of(ctx.request)
+    needed = TOOL_SCOPES.get(name)
+    if principal is not None and needed is not None and needed not in principal.scopes:
+        return insufficient_scope_tool_error(principal.scopes, needed)
+    known = TOOL_ARGUMENTS.get(name)
     arguments = params.get("arguments")
     unknown = sorted(set(arguments) - set(known)) if known is not None and isinstance(arguments, Mapping) else []
     if unknown:
-        text = f"Unknown argument {unknown[0]!r} for {params['name']}. Known arguments: {', '.join(known)}."
+        text = f"Unknown argument {unknown[0]!r} for {name}. Known arguments: {', '.join(known)}."
         return CallToolResult(content=[TextContent(text=text)], is_error=True)
     return await call_next(ctx)
 
 
-server.middleware.append(refuse_unknown_arguments)
+server.middleware.append(check_tool_call)
 
 
 def task_tool(name: str, *, title: str, scope: str, read_only: bool, destructive: bool, idempotent: bool):
@@ -146,9 +155,12 @@ class DeletedOut(BaseModel):
 # --- Running the services ---------------------------------------------------------------
 
 
+def _principal_of(request) -> Principal | None:
+    return request.scope.get(PRINCIPAL) if request is not None else None
+
+
 def _principal(ctx: Context) -> Principal:
-    request = ctx.request_context.request
-    principal = request.scope.get(PRINCIPAL) if request is not None else None
+    principal = _principal_of(ctx.request_context.request)
     if principal is None:  # tasks.mcp_auth lets no request through without one
         raise ToolError("This tool needs a signed-in user.")
     return principal
@@ -185,13 +197,6 @@ def _result(structured: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def _lacks(principal: Principal, scope: str) -> CallToolResult | None:
-    """Checked again inside the tool: the HTTP layer answers 403 first (tasks.mcp_auth)."""
-    if scope in principal.scopes:
-        return None
-    return CallToolResult.model_validate(insufficient_scope_tool_error(principal.scopes, scope))
-
-
 TaskId = Annotated[uuid.UUID, Field(description="The task's id, as list_tasks or create_task return it.")]
 Status = Literal["todo", "in_progress", "done"]
 Priority = Literal["low", "normal", "high"]
@@ -223,8 +228,6 @@ async def list_tasks(
 ) -> Annotated[CallToolResult, TaskPageOut]:
     """List the user's tasks, soonest due first, a page at a time, filtered as the REST API's listTasks."""
     principal = _principal(ctx)
-    if refusal := _lacks(principal, READ):
-        return refusal
     page = await _call(
         lambda: selectors.task_list(
             owner=principal.user,
@@ -248,8 +251,6 @@ async def list_tasks(
 async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Get one of the user's tasks, with its notes."""
     principal = _principal(ctx)
-    if refusal := _lacks(principal, READ):
-        return refusal
     task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id)))
     return _result(task, task.line())
 
@@ -272,8 +273,6 @@ async def create_task(
 ) -> Annotated[CallToolResult, TaskOut]:
     """Create a task for the user. Only the title is required."""
     principal = _principal(ctx)
-    if refusal := _lacks(principal, WRITE):
-        return refusal
     task, created = await _call(
         lambda: services.task_create(
             owner=principal.user,
@@ -302,8 +301,6 @@ async def update_task(
 ) -> Annotated[CallToolResult, TaskOut]:
     """Change some fields of a task; leave out the others. Setting status to done records completed_at."""
     principal = _principal(ctx)
-    if refusal := _lacks(principal, WRITE):
-        return refusal
     if clear_due_at and due_at is not None:
         raise ToolError("Give either due_at or clear_due_at, not both.")
     changes = {
@@ -332,8 +329,6 @@ async def update_task(
 async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Mark a task as done. Completing a done task changes nothing."""
     principal = _principal(ctx)
-    if refusal := _lacks(principal, WRITE):
-        return refusal
     out = TaskOut.of(
         await _call(lambda: services.task_complete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
     )
@@ -344,8 +339,6 @@ async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResu
 async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, DeletedOut]:
     """Delete a task for good. It cannot be undone: to close a task, use complete_task instead."""
     principal = _principal(ctx)
-    if refusal := _lacks(principal, WRITE):
-        return refusal
     await _call(lambda: services.task_delete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
     return _result(DeletedOut(id=task_id, deleted=True), f"Deleted task {task_id}.")
 

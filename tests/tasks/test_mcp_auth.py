@@ -137,7 +137,7 @@ def test_a_write_only_token_gets_403_asking_for_both_scopes_on_a_read(mcp, user,
 def test_the_tool_itself_refuses_a_missing_scope_with_the_www_authenticate_meta(
     mcp_portal, transactional_db, user, application
 ):
-    """Behind the HTTP check, each tool checks its scope again and answers as ChatGPT Apps expect:
+    """Behind the HTTP check, the server checks the scope of each tool call again and answers as ChatGPT Apps expect:
     isError with _meta["mcp/www_authenticate"]."""
     from config.asgi import mcp_lifespan
     from tasks.mcp_auth import BearerAuth
