@@ -8,6 +8,7 @@ pages with PKCE and `resource`, gets tokens, uses the tools and refreshes.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -127,11 +128,17 @@ def check_the_refresh(server: LiveServer, provider: OAuthClientProvider, storage
     get_access_token_model().objects.filter(scope__contains="tasks").update(expires=timezone.now())
     provider.context.token_expiry_time = time.time() - 1
 
-    listed = anyio.run(list_after_expiry, f"{server.url}/mcp", provider)
+    listed = run(list_after_expiry, f"{server.url}/mcp", provider)
 
     assert not listed.is_error, listed.content
     assert storage.tokens.access_token != first.access_token
     assert storage.tokens.refresh_token != first.refresh_token, "refresh tokens rotate"
+
+
+def run(function, *args):
+    """anyio.run in a thread of its own: Playwright's sync API may hold this thread's event loop."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(anyio.run, function, *args).result()
 
 
 def authorization_params(url: str) -> dict[str, str]:
@@ -143,7 +150,7 @@ def test_the_sdk_client_registers_authorizes_uses_the_tools_and_refreshes(live_s
     storage = MemoryStorage()
     provider = oauth(live_server, person, storage)
 
-    result = anyio.run(use_the_tools, f"{live_server.url}/mcp", provider)
+    result = run(use_the_tools, f"{live_server.url}/mcp", provider)
 
     check_the_session(result, user)
     # It registered itself (RFC 7591) and asked for a token for /mcp with PKCE.
@@ -188,7 +195,7 @@ def test_the_sdk_client_uses_a_client_id_metadata_document_instead_of_registerin
         storage = MemoryStorage()
         provider = oauth(cimd_server, person, storage, client_metadata_url=client_id)
 
-        result = anyio.run(use_the_tools, f"{cimd_server.url}/mcp", provider)
+        result = run(use_the_tools, f"{cimd_server.url}/mcp", provider)
 
         check_the_session(result, user)
         assert storage.client_info.client_id == client_id
