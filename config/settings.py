@@ -424,5 +424,7 @@ LOGGING = {
         # DOT logs request details at DEBUG, which may include credentials.
         "oauth2_provider": {"level": "INFO"},
         "oauthlib": {"level": "WARNING"},
+        # The MCP SDK logs every stateless request's end at INFO ("Terminating session: None").
+        "mcp.server.streamable_http": {"level": "WARNING"},
     },
 }

@@ -1,7 +1,10 @@
-"""The API's docs page: Swagger UI, served from our own static files under our CSP."""
+"""The docs pages: the API's (Swagger UI, from our own static files under our CSP) and the MCP endpoint's."""
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.shortcuts import render
 from drf_spectacular.views import SpectacularSwaggerView
 
 
@@ -18,3 +21,16 @@ class ApiDocsView(SpectacularSwaggerView):
 
     template_name = "api/swagger_ui.html"
     title = "Taskgate API"
+
+
+def mcp_docs(request):
+    """/docs/mcp: how to connect an MCP client, and its tools (the `resource_documentation` of RFC 9728 §2)."""
+    from tasks.mcp import TOOL_SCOPES, server
+
+    tools = [
+        {"name": tool.name, "title": tool.title, "description": tool.description, "scope": TOOL_SCOPES[tool.name]}
+        for tool in async_to_sync(server.list_tools)()
+    ]
+    return render(
+        request, "mcp/docs.html", {"mcp_url": settings.MCP_RESOURCE_URL, "tools": tools, "scopes": settings.TASK_SCOPES}
+    )
