@@ -35,9 +35,9 @@ $(SIGNING_KEY): | .venv/.installed
 
 run: install .env
 	$(RUN) python manage.py migrate --noinput
-	$(RUN) python manage.py setup_demo
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) python manage.py setup_demo
 	@echo "Serving http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	$(RUN) uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
 lint: install
 	$(RUN) ruff check .

@@ -1,7 +1,20 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import User
+from accounts.models import ExternalIdentity, User
+
+
+class ExternalIdentityInline(admin.TabularInline):
+    """Upstream logins linked to the user: delete a row to unlink it."""
+
+    model = ExternalIdentity
+    extra = 0
+    fields = ("issuer", "subject", "created", "last_login")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        # Links are made by logging in through the upstream, which proves the subject.
+        return False
 
 
 @admin.register(User)
@@ -11,6 +24,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("email", "username", "first_name", "last_name")
     ordering = ("email",)
     readonly_fields = ("sub", "last_login", "date_joined")
+    inlines = (ExternalIdentityInline,)
     fieldsets = (
         (None, {"fields": ("email", "username", "password", "sub")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email_verified")}),

@@ -44,3 +44,30 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
+
+
+class ExternalIdentity(models.Model):
+    """A person's account at an upstream OpenID provider, linked to a local user.
+
+    The pair (issuer, subject) is the only stable identifier of an upstream
+    account (OpenID Connect Core §2, §5.7): an email address can change hands
+    or be unverified, so it never identifies anyone on its own.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=500, help_text="The upstream provider's issuer URL (`iss`).")
+    subject = models.CharField(max_length=255, help_text="The person's identifier at that provider (`sub`).")
+    created = models.DateTimeField(auto_now_add=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "external identity"
+        verbose_name_plural = "external identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="accounts_externalidentity_issuer_subject_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

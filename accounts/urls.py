@@ -9,6 +9,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Login through an upstream OpenID provider (404 unless UPSTREAM_OIDC_ISSUER is set).
+    path("accounts/upstream/login/", views.UpstreamLoginView.as_view(), name="upstream_login"),
+    path("accounts/upstream/callback/", views.UpstreamCallbackView.as_view(), name="upstream_callback"),
     path("accounts/password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),

@@ -1,10 +1,29 @@
 from __future__ import annotations
 
+from http import HTTPStatus
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
+from django.views.generic import View
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView, get_next_url
 
 from accounts.forms import LoginForm
+from accounts.upstream import (
+    UpstreamLoginError,
+    logger,
+    upstream_callback_url,
+    upstream_enabled,
+    upstream_name,
+    upstream_provider,
+)
 
 
 def home(request):
@@ -12,10 +31,137 @@ def home(request):
 
 
 class LoginView(auth_views.LoginView):
-    """Log in, then return to `next` when it is a URL on this site (Django checks it)."""
+    """Log in, then return to `next` when it is a URL on this site (Django checks it).
+
+    With an upstream provider configured, the page also offers "Sign in with
+    <name>"; with UPSTREAM_OIDC_ONLY=1 that is the only way in.
+    """
 
     form_class = LoginForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["upstream_name"] = upstream_name() if upstream_enabled() else ""
+        context["password_login"] = not settings.UPSTREAM_OIDC_ONLY
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if settings.UPSTREAM_OIDC_ONLY:
+            # The password backend is not installed either (AUTHENTICATION_BACKENDS),
+            # so no password could succeed: say why instead of "wrong password".
+            messages.error(request, f"Passwords are not used here: sign in with {upstream_name()}.")
+            context = self.get_context_data(form=self.form_class(request))
+            return self.render_to_response(context, status=HTTPStatus.FORBIDDEN)
+        return super().post(request, *args, **kwargs)
+
 
 login = never_cache(LoginView.as_view())
+
+
+def upstream_refusal(request: HttpRequest, error: UpstreamLoginError, *, next_url: str | None) -> HttpResponseRedirect:
+    """End a failed upstream login on our login page, with a sentence saying what went wrong.
+
+    The log gets the reason and a detail written by accounts.upstream, never
+    a token, code or secret; the login page keeps `next`, so that a retry
+    still ends on the pending authorization request.
+    """
+    logger.log(error.log_level, "Upstream login refused: %s (%s)", error.reason, error.detail)
+    messages.error(request, error.sentence)
+    url = reverse("login")
+    if next_url:
+        url += "?" + urlencode({"next": next_url})
+    return HttpResponseRedirect(url)
+
+
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class UpstreamLoginView(OIDCAuthenticationRequestView):
+    """`/accounts/upstream/login/`: send the person to the upstream provider to log in.
+
+    OpenID Connect Core §3.1.2.1 authentication request, with `state`,
+    `nonce` and PKCE S256 (RFC 7636) kept in the session by the parent.
+    """
+
+    def __init__(self, **kwargs):
+        # The parent reads the authorization endpoint from settings; ours comes
+        # from the discovery document, read in get() so that a failure is shown.
+        View.__init__(self, **kwargs)
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
+
+    def get(self, request):
+        if not upstream_enabled():
+            raise Http404("Login through an upstream provider is not configured.")
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = upstream_provider().authorization_endpoint
+        except UpstreamLoginError as error:
+            return upstream_refusal(request, error, next_url=get_next_url(request, "next"))
+        return super().get(request)
+
+    def get_extra_params(self, request):
+        return {"redirect_uri": upstream_callback_url()}
+
+
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class UpstreamCallbackView(OIDCAuthenticationCallbackView):
+    """`/accounts/upstream/callback/`: our redirection endpoint at the upstream (RFC 6749 §3.1.2).
+
+    Runs outside a database transaction, so that no lock is held while the
+    upstream answers; the account is linked or created in one transaction
+    (accounts.services.external_identity_login), and nothing is written
+    when the login is refused.
+    """
+
+    failure: UpstreamLoginError | None = None
+
+    def get(self, request):
+        if not upstream_enabled():
+            raise Http404("Login through an upstream provider is not configured.")
+        try:
+            self.check_authorization_response(request)
+            return super().get(request)
+        except UpstreamLoginError as error:
+            self.failure = error
+            return self.login_failure()
+
+    def check_authorization_response(self, request: HttpRequest) -> None:
+        """What must hold before the code is used, which the parent checks loosely or not at all.
+
+        `state` must be one this browser's session issued (RFC 6749 §10.12;
+        the parent answers a 400 page otherwise); `iss`, when sent or
+        promised by discovery, must be the upstream's (RFC 9207 §2.4, against
+        mix-up attacks); an error response is reported (RFC 6749 §4.1.2.1).
+        The state is discarded on every failure, so it cannot be replayed.
+        """
+        state = request.GET.get("state")
+        states = request.session.get("oidc_states")
+        if not state or not isinstance(states, dict) or state not in states:
+            raise UpstreamLoginError("state_mismatch", detail="the state is not one this session started")
+        provider = upstream_provider()
+        iss = request.GET.get("iss")
+        if iss != provider.issuer and (iss is not None or provider.iss_parameter_required):
+            self.discard_state(request, state)
+            raise UpstreamLoginError("wrong_issuer", detail="the authorization response's iss is not the issuer's")
+        if error := request.GET.get("error"):
+            self.discard_state(request, state)
+            raise UpstreamLoginError.from_authorization_error(error)
+        if not request.GET.get("code"):
+            self.discard_state(request, state)
+            raise UpstreamLoginError("missing_code", detail="the authorization response has no code")
+
+    @staticmethod
+    def discard_state(request: HttpRequest, state: str) -> None:
+        request.session["oidc_states"].pop(state, None)
+        request.session.modified = True
+
+    def login_failure(self):
+        # The parent also ends here when authentication returns no user, which
+        # our backend never does without raising; say something all the same.
+        error = self.failure or UpstreamLoginError("invalid_response", detail="no user was authenticated")
+        return upstream_refusal(self.request, error, next_url=self.request.session.get("oidc_login_next"))
+
+    def login_success(self):
+        response = super().login_success()
+        logger.info("Upstream login: user %s", self.user.sub)
+        return response

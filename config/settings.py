@@ -147,6 +147,77 @@ PASSWORD_HASHERS = [
     "idp.hashers.ClientSecretHasher",
 ]
 
+# --- Logging in through an upstream OpenID provider (mozilla-django-oidc) -----
+# Off unless UPSTREAM_OIDC_ISSUER is set. The upstream's endpoints are not
+# settings: they are read from its discovery document when a login first
+# needs them (accounts.upstream). Here only the shape of the configuration is
+# checked, so that a typo stops start-up with a sentence.
+
+UPSTREAM_OIDC_ISSUER = env.str("UPSTREAM_OIDC_ISSUER", default="")
+UPSTREAM_OIDC_NAME = env.str("UPSTREAM_OIDC_NAME", default="")
+UPSTREAM_OIDC_CREATE_USERS = env.bool("UPSTREAM_OIDC_CREATE_USERS", default=True)
+UPSTREAM_OIDC_LINK_BY_VERIFIED_EMAIL = env.bool("UPSTREAM_OIDC_LINK_BY_VERIFIED_EMAIL", default=False)
+UPSTREAM_OIDC_ONLY = env.bool("UPSTREAM_OIDC_ONLY", default=False)
+# mozilla-django-oidc reads these under its own names.
+OIDC_RP_CLIENT_ID = env.str("UPSTREAM_OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("UPSTREAM_OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = " ".join(env.str("UPSTREAM_OIDC_SCOPES", default="openid email profile").split())
+_upstream_client_auth = env.str("UPSTREAM_OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic")
+
+if UPSTREAM_OIDC_ISSUER:
+    _issuer = urlsplit(UPSTREAM_OIDC_ISSUER)
+    if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query or _issuer.fragment:
+        _fail(
+            f"UPSTREAM_OIDC_ISSUER must be the upstream's issuer URL, such as https://example.auth0.com/ "
+            f"(no query or fragment); got {UPSTREAM_OIDC_ISSUER!r}."
+        )
+    if _issuer.scheme == "http" and _issuer.hostname not in ("127.0.0.1", "::1", "localhost"):
+        _fail("UPSTREAM_OIDC_ISSUER must use https (http is allowed only on 127.0.0.1, [::1] or localhost).")
+    if not OIDC_RP_CLIENT_ID or not OIDC_RP_CLIENT_SECRET:
+        _fail(
+            "Set UPSTREAM_OIDC_CLIENT_ID and UPSTREAM_OIDC_CLIENT_SECRET to the client this site is registered "
+            "as at the upstream provider (UPSTREAM_OIDC_ISSUER is set)."
+        )
+    if "openid" not in OIDC_RP_SCOPES.split():
+        _fail(f"UPSTREAM_OIDC_SCOPES must include openid; got {OIDC_RP_SCOPES!r}.")
+    if _upstream_client_auth not in ("client_secret_basic", "client_secret_post"):
+        _fail(
+            f"UPSTREAM_OIDC_TOKEN_AUTH_METHOD must be client_secret_basic or client_secret_post; "
+            f"got {_upstream_client_auth!r}."
+        )
+    UPSTREAM_OIDC_NAME = UPSTREAM_OIDC_NAME or _issuer.hostname
+elif OIDC_RP_CLIENT_ID or OIDC_RP_CLIENT_SECRET or UPSTREAM_OIDC_ONLY:
+    _fail(
+        "UPSTREAM_OIDC_ISSUER is not set, but other UPSTREAM_OIDC_* variables are: set the issuer to turn on "
+        "login through an upstream provider, or remove them."
+    )
+
+# Seconds the upstream's discovery document is kept in the cache.
+UPSTREAM_OIDC_DISCOVERY_CACHE_SECONDS = 3600
+
+# mozilla-django-oidc's unsafe defaults, replaced (see accounts.upstream for
+# the checks it lacks: `iss`, `aud`, `azp`, and linking by issuer and subject).
+OIDC_RP_SIGN_ALGO = "RS256"  # its default is HS256, keyed with the client secret
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True  # off by default
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_TOKEN_USE_BASIC_AUTH = _upstream_client_auth == "client_secret_basic"
+OIDC_ALLOW_UNSECURED_JWT = False
+OIDC_VERIFY_SSL = True
+OIDC_TIMEOUT = 10  # seconds; its default waits for ever
+OIDC_AUTHENTICATION_CALLBACK_URL = "upstream_callback"
+
+# Passwords, upstream login, or only upstream login (UPSTREAM_OIDC_ONLY=1:
+# the password backend is not installed, so no form can log in with one).
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+_UPSTREAM_BACKEND = "accounts.upstream.UpstreamOIDCBackend"
+if not UPSTREAM_OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS = [_MODEL_BACKEND]
+elif UPSTREAM_OIDC_ONLY:
+    AUTHENTICATION_BACKENDS = [_UPSTREAM_BACKEND]
+else:
+    AUTHENTICATION_BACKENDS = [_MODEL_BACKEND, _UPSTREAM_BACKEND]
+
 # EMAIL_URL: consolemail:// (the default: mail is printed), smtp+tls://user:password@host:587, ...
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 _smtp_options = {

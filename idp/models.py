@@ -98,6 +98,24 @@ class Application(AbstractApplication):
             raise ValidationError(errors)
 
 
+class RedeemedCode(models.Model):
+    """An authorization code that was exchanged, kept (as a checksum) to catch its replay.
+
+    RFC 6749 §4.1.2: a code used more than once must be refused, and the
+    tokens issued from it should be revoked. DOT deletes a code once used, so
+    without this a replay is refused but the first tokens live on.
+    """
+
+    code_checksum = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("idp.Application", on_delete=models.CASCADE, related_name="redeemed_codes")
+    access_token_checksum = models.CharField(max_length=64)
+    refresh_token_checksum = models.CharField(max_length=64, blank=True)
+    redeemed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"code redeemed by {self.application_id} at {self.redeemed_at:%Y-%m-%d %H:%M}"
+
+
 class SelfRegisteredApplicationManager(ApplicationManager):
     def get_queryset(self):
         return super().get_queryset().exclude(registration_source=Application.RegistrationSource.MANUAL)

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from oauth2_provider.oauth2_validators import OAuth2Validator
+import hashlib
+import logging
+import re
 
-from idp.models import Application
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from idp.models import Application, RedeemedCode
 from idp.resources import refuse_unserved_resources
 from idp.services import application_mark_used
+
+log = logging.getLogger(__name__)
+
+# RFC 7636 §4.1: code-verifier = 43*128unreserved
+CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+def checksum(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
@@ -35,6 +50,60 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             client = Application.objects.filter(client_id=client_id).first()
         # An unknown client fails later with invalid_client; require PKCE meanwhile.
         return client is None or client.pkce_required
+
+    def get_code_challenge(self, code, request):
+        """RFC 7636 §4.1 and OAuth 2.1 §4.1.3: checks on the code_verifier, next to the challenge.
+
+        A verifier must be 43 to 128 unreserved characters, and a token
+        request must not carry one for a code issued without a challenge
+        (oauthlib accepts both).
+        """
+        challenge = super().get_code_challenge(code, request)
+        verifier = request.code_verifier
+        if challenge is None and verifier is not None:
+            raise errors.InvalidGrantError(
+                description="A code_verifier was sent for a code issued without a code_challenge.", request=request
+            )
+        if challenge is not None and verifier is not None and not CODE_VERIFIER.fullmatch(verifier):
+            raise errors.InvalidGrantError(
+                description="code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'.",
+                request=request,
+            )
+        return challenge
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code":
+            # Remembered for invalidate_authorization_code, which oauthlib calls next.
+            request.taskgate_issued = (checksum(token["access_token"]), checksum(token.get("refresh_token") or ""))
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        access_checksum, refresh_checksum = getattr(request, "taskgate_issued", ("", ""))
+        RedeemedCode.objects.create(
+            code_checksum=checksum(code),
+            application=request.client,
+            access_token_checksum=access_checksum,
+            refresh_token_checksum=refresh_checksum if refresh_checksum != checksum("") else "",
+        )
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked."""
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return True
+        redeemed = RedeemedCode.objects.filter(code_checksum=checksum(code), application=client).first()
+        if redeemed is not None:
+            log.warning("Authorization code replayed by client %s: revoking the tokens it issued.", client.client_id)
+            self._revoke_issued_from(redeemed)
+        return False
+
+    @staticmethod
+    def _revoke_issued_from(redeemed: RedeemedCode) -> None:
+        refresh = get_refresh_token_model().objects.filter(token_checksum=redeemed.refresh_token_checksum).first()
+        if redeemed.refresh_token_checksum and refresh is not None:
+            # The family also holds every token rotated from it since.
+            get_refresh_token_model().revoke_family(refresh.token_family)
+        get_access_token_model().objects.filter(token_checksum=redeemed.access_token_checksum).delete()
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         """RFC 8707 §2: the grant is bound only to a resource we serve.

@@ -29,6 +29,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     # shares the fixture password (the live server checks it with the real hasher).
     password = factory.LazyFunction(lambda: hashed_fixture_password())
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        if kwargs.get("password") is None:
+            kwargs["password"] = make_password(None)  # password=None: an unusable password
+        return super()._create(model_class, *args, **kwargs)
+
 
 class ApplicationFactory(factory.django.DjangoModelFactory):
     """A confidential app; `client_secret_plain` keeps the secret given before hashing."""

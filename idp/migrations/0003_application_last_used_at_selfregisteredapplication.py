@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('idp', '0001_initial'),
+        ('idp', '0002_redeemed_code'),
     ]
 
     operations = [

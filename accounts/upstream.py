@@ -1,0 +1,405 @@
+"""Logging in through an upstream OpenID provider, with mozilla-django-oidc as the relying party.
+
+Taskgate brokers the identity: the upstream's tokens are checked, used once to
+learn who the person is, then dropped. They are never stored and never passed
+on; the clients of our provider only ever see our own tokens.
+
+mozilla-django-oidc's defaults are not safe for this (HS256, users matched by
+email, no `aud` or `iss` check, no PKCE, no discovery). Settings turn on RS256,
+PKCE and nonce (config/settings.py); this module adds what no setting can:
+
+- the endpoints come from the issuer's discovery document (OpenID Connect
+  Discovery 1.0 §4), cached, and checked to name the configured issuer;
+- ID tokens are RS256 only, and `iss`, `aud`, `azp`, `exp` and `iat` are
+  checked (OpenID Connect Core §3.1.3.7);
+- userinfo must be about the same `sub` as the ID token (Core §5.3.4);
+- accounts are linked by (issuer, subject), never by email alone
+  (accounts.services.external_identity_login).
+
+Every refusal is an UpstreamLoginError: a reason for the log and a sentence
+for the person, neither ever containing a token, code or secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.exceptions import SuspiciousOperation
+from django.urls import reverse
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+logger = logging.getLogger(__name__)
+
+# Seconds of clock difference tolerated between us and the upstream for `exp` and `iat`.
+CLOCK_LEEWAY = 60
+
+_SENTENCES = {
+    "discovery_failed": (
+        "Signing in with {name} is not available right now: its configuration could not be read. "
+        "Try again later, or tell the site's administrator."
+    ),
+    "state_mismatch": (
+        "That sign-in with {name} does not match this browser: it may have expired or been started in "
+        "another tab. Please start again."
+    ),
+    "upstream_denied": "The sign-in at {name} was cancelled or refused, so you are not logged in.",
+    "upstream_error": "{name} could not sign you in (it answered “{code}”). Please start again.",
+    "missing_code": "{name} sent you back without a sign-in result. Please start again.",
+    "wrong_issuer": "The sign-in response did not come from {name}, so it was refused.",
+    "wrong_audience": "The sign-in response from {name} was meant for another site, so it was refused.",
+    "bad_signature": "The sign-in response from {name} failed its signature check, so it was refused.",
+    "expired": (
+        "The sign-in response from {name} has expired or is not valid yet, so it was refused. Please start "
+        "again; if this keeps happening, a server clock is wrong."
+    ),
+    "nonce_mismatch": (
+        "The sign-in response from {name} does not belong to this sign-in attempt, so it was refused. "
+        "Please start again."
+    ),
+    "token_refused": "{name} refused to complete the sign-in. Please start again.",
+    "upstream_unreachable": "{name} could not be reached to complete the sign-in. Try again in a moment.",
+    "invalid_response": "{name} sent a sign-in response that could not be understood, so it was refused.",
+    "email_missing": "{name} did not share a usable email address, which an account here needs.",
+    "email_taken": (
+        "An account with the address {email} already exists here, and your {name} login is not linked to it. "
+        "Ask the site's administrator to link them."
+    ),
+    "email_unverified": (
+        "{name} has not confirmed that {email} is yours, so your login cannot be linked to the account here "
+        "with that address. Confirm the address at {name}, then try again."
+    ),
+    "local_email_unverified": (
+        "The account here with the address {email} has not confirmed it, so it cannot be linked to your "
+        "{name} login. Ask the site's administrator for help."
+    ),
+    "create_disabled": (
+        "There is no account here for your {name} login, and new accounts are not created automatically. "
+        "Ask the site's administrator to invite you."
+    ),
+    "inactive": "This account is disabled. Ask the site's administrator for help.",
+}
+
+# RFC 6749 §4.1.2.1: error codes are printable ASCII without quotes or backslash; we show only plain ones.
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+class UpstreamLoginError(Exception):
+    """Why an upstream login was refused: `reason` and `detail` for the log, `sentence` for the person."""
+
+    def __init__(self, reason: str, *, detail: str = "", **params: str) -> None:
+        if reason not in _SENTENCES:
+            raise ValueError(f"Unknown upstream login failure {reason!r}.")
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+        self.params = params
+
+    @property
+    def sentence(self) -> str:
+        return _SENTENCES[self.reason].format(name=upstream_name(), **self.params)
+
+    @property
+    def log_level(self) -> int:
+        # The site cannot log anyone in through the upstream: that is the operator's problem, not the person's.
+        return logging.ERROR if self.reason == "discovery_failed" else logging.WARNING
+
+    @classmethod
+    def from_authorization_error(cls, code: str) -> UpstreamLoginError:
+        """RFC 6749 §4.1.2.1 / OpenID Connect Core §3.1.2.6: the upstream's error response.
+
+        Only the code is kept: `error_description` is text a third party
+        chose, and is neither shown nor logged.
+        """
+        if code == "access_denied":
+            return cls("upstream_denied", detail="error=access_denied")
+        shown = code if _ERROR_CODE.fullmatch(code) else "unknown error"
+        return cls("upstream_error", detail=f"error={shown}", code=shown)
+
+
+def upstream_enabled() -> bool:
+    return bool(settings.UPSTREAM_OIDC_ISSUER)
+
+
+def upstream_name() -> str:
+    """The upstream's name on our pages: UPSTREAM_OIDC_NAME, else the issuer's host."""
+    return settings.UPSTREAM_OIDC_NAME or urlsplit(settings.UPSTREAM_OIDC_ISSUER).hostname or "the upstream provider"
+
+
+def upstream_callback_url() -> str:
+    """The redirect URI to register at the upstream.
+
+    Built from SITE_URL rather than the request's Host header, so that it is
+    the same behind a proxy and cannot be steered by a forged header.
+    """
+    return settings.SITE_URL + reverse("upstream_callback")
+
+
+# --- Discovery -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpstreamProvider:
+    """What we use of the upstream's discovery document."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None
+    # RFC 9207 §3: when true, every authorization response must carry `iss`.
+    iss_parameter_required: bool
+
+
+def discovery_url(issuer: str) -> str:
+    """OpenID Connect Discovery 1.0 §4: the issuer, without a trailing slash, and the well-known path."""
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+def upstream_provider(*, refresh: bool = False) -> UpstreamProvider:
+    """The upstream's endpoints, from its discovery document, read at the first need and cached.
+
+    Raises UpstreamLoginError("discovery_failed") with the cause in `detail`
+    when the document cannot be read or does not fit; a failure is not cached,
+    so the next login tries again.
+    """
+    issuer = settings.UPSTREAM_OIDC_ISSUER
+    key = "accounts.upstream:" + hashlib.sha256(issuer.encode()).hexdigest()
+    cached = None if refresh else cache.get(key)
+    if cached is not None:
+        return UpstreamProvider(**cached)
+    provider = _read_discovery_document(issuer)
+    cache.set(key, asdict(provider), timeout=settings.UPSTREAM_OIDC_DISCOVERY_CACHE_SECONDS)
+    return provider
+
+
+def _read_discovery_document(issuer: str) -> UpstreamProvider:
+    url = discovery_url(issuer)
+
+    def failed(cause: str) -> UpstreamLoginError:
+        return UpstreamLoginError("discovery_failed", detail=f"{url}: {cause}")
+
+    try:
+        response = requests.get(
+            url, timeout=settings.OIDC_TIMEOUT, headers={"Accept": "application/json"}, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        raise failed(f"cannot be fetched ({type(exc).__name__})") from None
+    # A redirect is a failure too: the document's URL is fixed by the issuer.
+    if response.status_code != HTTPStatus.OK:
+        raise failed(f"answered HTTP {response.status_code}")
+    try:
+        document = response.json()
+    except ValueError:
+        raise failed("is not JSON") from None
+    if not isinstance(document, dict):
+        raise failed("is not a JSON object")
+    # OpenID Connect Discovery 1.0 §4.3: the issuer inside must be exactly the one we asked.
+    if document.get("issuer") != issuer:
+        raise failed(
+            f"names the issuer {document.get('issuer')!r}, not {issuer!r}; set UPSTREAM_OIDC_ISSUER to "
+            f"exactly the issuer the document names"
+        )
+    endpoints = {}
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+        value = document.get(name)
+        if value is None and name == "userinfo_endpoint":
+            endpoints[name] = None
+            continue
+        if not _is_acceptable_endpoint(value):
+            raise failed(f"{name} is missing or not an https URL")
+        endpoints[name] = value
+    algorithms = document.get("id_token_signing_alg_values_supported")
+    if isinstance(algorithms, list) and "RS256" not in algorithms:
+        raise failed(f"does not offer RS256 ID tokens (only {algorithms!r})")
+    auth_methods = document.get("token_endpoint_auth_methods_supported")
+    wanted = "client_secret_basic" if settings.OIDC_TOKEN_USE_BASIC_AUTH else "client_secret_post"
+    if isinstance(auth_methods, list) and wanted not in auth_methods:
+        raise failed(f"does not accept {wanted} at its token endpoint; set UPSTREAM_OIDC_TOKEN_AUTH_METHOD")
+    return UpstreamProvider(
+        issuer=issuer,
+        iss_parameter_required=document.get("authorization_response_iss_parameter_supported") is True,
+        **endpoints,
+    )
+
+
+def _is_acceptable_endpoint(value: Any) -> bool:
+    """https, or http on a loopback host (a test upstream), as for UPSTREAM_OIDC_ISSUER."""
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+
+
+# --- The relying party --------------------------------------------------------------
+
+
+class UpstreamOIDCBackend(OIDCAuthenticationBackend):
+    """mozilla-django-oidc's backend, made safe for brokering identity (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        # The parent reads the endpoints from settings here; ours come from the
+        # discovery document, read in authenticate() when a login needs them.
+        # Django also makes a backend on every request that loads a logged-in
+        # user, which must cost no network call.
+        self.UserModel = get_user_model()
+
+    def authenticate(self, request, **kwargs):
+        # Only the upstream callback authenticates with a nonce. Password logins
+        # pass by untouched (ModelBackend handles them) and cost no network call.
+        if request is None or "nonce" not in kwargs:
+            return None
+        self.provider = upstream_provider()
+        self.OIDC_OP_TOKEN_ENDPOINT = self.provider.token_endpoint
+        self.OIDC_OP_USER_ENDPOINT = self.provider.userinfo_endpoint
+        self.OIDC_OP_JWKS_ENDPOINT = self.provider.jwks_uri
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
+        self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
+        self.OIDC_RP_SIGN_ALGO = "RS256"
+        self.OIDC_RP_IDP_SIGN_KEY = None
+        try:
+            return super().authenticate(request, **kwargs)
+        except UpstreamLoginError:
+            raise
+        except (SuspiciousOperation, jwt.PyJWTError, KeyError, ValueError) as exc:
+            # Exception messages may quote a token: log the type only.
+            raise UpstreamLoginError("invalid_response", detail=type(exc).__name__) from None
+        except requests.RequestException as exc:
+            raise UpstreamLoginError("upstream_unreachable", detail=type(exc).__name__) from None
+
+    def get_token(self, payload):
+        """RFC 6749 §4.1.3: the code for tokens, with the PKCE verifier and our client authentication."""
+        payload["redirect_uri"] = upstream_callback_url()
+        try:
+            token_info = super().get_token(payload)
+        except requests.HTTPError as exc:
+            # The parent puts the response body in the message: log the status and OAuth error code only.
+            response = exc.response
+            raise UpstreamLoginError(
+                "token_refused", detail=f"token endpoint answered HTTP {response.status_code} {_oauth_error(response)}"
+            ) from None
+        except ValueError:  # requests' JSONDecodeError is a RequestException too: catch it first
+            raise UpstreamLoginError("invalid_response", detail="token response is not JSON") from None
+        except requests.RequestException as exc:
+            raise UpstreamLoginError("upstream_unreachable", detail=f"token endpoint: {type(exc).__name__}") from None
+        if not isinstance(token_info, dict) or not isinstance(token_info.get("id_token"), str):
+            raise UpstreamLoginError("invalid_response", detail="token response has no id_token")
+        return token_info
+
+    def retrieve_matching_jwk(self, token):
+        try:
+            return super().retrieve_matching_jwk(token)
+        except jwt.DecodeError:
+            raise UpstreamLoginError("invalid_response", detail="ID token is not a JWT") from None
+        except ValueError:  # before RequestException, for requests' JSONDecodeError
+            raise UpstreamLoginError("invalid_response", detail="JWKS is not JSON") from None
+        except requests.RequestException as exc:
+            raise UpstreamLoginError("upstream_unreachable", detail=f"JWKS: {type(exc).__name__}") from None
+        except (SuspiciousOperation, KeyError, jwt.PyJWKError):
+            # No key of the upstream's JWKS has the token's `kid` and `alg`.
+            raise UpstreamLoginError("bad_signature", detail="no matching key in the upstream's JWKS") from None
+
+    def _verify_jws(self, payload, key):
+        """OpenID Connect Core §3.1.3.7: validate the ID token.
+
+        Replaces the parent's check, which accepts any audience and issuer:
+        RS256 only, signed by the upstream's key, `iss` exactly the configured
+        issuer, our client among `aud` (and in `azp` when there are several),
+        `exp` and `iat` present and current.
+        """
+        try:
+            algorithm = jwt.get_unverified_header(payload).get("alg")
+        except jwt.DecodeError:
+            raise UpstreamLoginError("invalid_response", detail="ID token is not a JWT") from None
+        if algorithm != "RS256":
+            raise UpstreamLoginError("bad_signature", detail=f"ID token alg is {algorithm!r}, not RS256")
+        try:
+            claims = jwt.decode(
+                payload,
+                key,
+                algorithms=["RS256"],
+                audience=self.OIDC_RP_CLIENT_ID,
+                issuer=self.provider.issuer,
+                leeway=CLOCK_LEEWAY,
+                options={"require": ["iss", "aud", "sub", "exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise UpstreamLoginError("expired", detail="ID token exp has passed") from None
+        except jwt.ImmatureSignatureError:
+            raise UpstreamLoginError("expired", detail="ID token iat or nbf is in the future") from None
+        except jwt.InvalidIssuerError:
+            raise UpstreamLoginError("wrong_issuer", detail="ID token iss is not the configured issuer") from None
+        except jwt.InvalidAudienceError:
+            raise UpstreamLoginError("wrong_audience", detail="ID token aud does not name our client") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise UpstreamLoginError("invalid_response", detail=f"ID token has no {exc.claim}") from None
+        except jwt.InvalidSignatureError:
+            raise UpstreamLoginError("bad_signature", detail="ID token signature does not verify") from None
+        except jwt.PyJWTError as exc:
+            raise UpstreamLoginError("invalid_response", detail=f"ID token: {type(exc).__name__}") from None
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != self.OIDC_RP_CLIENT_ID:
+            raise UpstreamLoginError("wrong_audience", detail="ID token azp does not name our client")
+        if not isinstance(claims["sub"], str) or not claims["sub"] or len(claims["sub"]) > 255:
+            raise UpstreamLoginError("invalid_response", detail="ID token sub is not a 1-255 character string")
+        return claims
+
+    def verify_token(self, token, **kwargs):
+        try:
+            return super().verify_token(token, **kwargs)
+        except SuspiciousOperation:
+            # The signature and claims were checked above (their failures are
+            # UpstreamLoginErrors); what the parent still refuses is the nonce.
+            raise UpstreamLoginError("nonce_mismatch", detail="ID token nonce is not this login's") from None
+
+    def get_userinfo(self, access_token, id_token, payload):
+        """The person's claims: the ID token's, completed by the userinfo endpoint's when there is one."""
+        if not self.OIDC_OP_USER_ENDPOINT:
+            return dict(payload)
+        try:
+            userinfo = super().get_userinfo(access_token, id_token, payload)
+        except ValueError:  # before RequestException, for requests' JSONDecodeError
+            raise UpstreamLoginError("invalid_response", detail="userinfo is not JSON") from None
+        except requests.RequestException as exc:
+            raise UpstreamLoginError("upstream_unreachable", detail=f"userinfo: {type(exc).__name__}") from None
+        # OpenID Connect Core §5.3.4: a userinfo response about someone else must not be used.
+        if not isinstance(userinfo, dict) or userinfo.get("sub") != payload["sub"]:
+            raise UpstreamLoginError("invalid_response", detail="userinfo sub differs from the ID token's")
+        # The signed ID token wins where both say something.
+        return {**userinfo, **payload}
+
+    def get_or_create_user(self, access_token, id_token, payload):
+        """Replaces the parent's matching by email with linking by (issuer, subject)."""
+        from accounts.services import external_identity_login  # here: services imports UpstreamLoginError
+
+        claims = self.get_userinfo(access_token, id_token, payload)
+        return external_identity_login(
+            issuer=self.provider.issuer,
+            claims=claims,
+            create_users=settings.UPSTREAM_OIDC_CREATE_USERS,
+            link_by_verified_email=settings.UPSTREAM_OIDC_LINK_BY_VERIFIED_EMAIL,
+        )
+
+    def store_tokens(self, access_token, id_token):
+        """Upstream tokens are used once, here, and never kept: not even in the session."""
+
+
+def _oauth_error(response: requests.Response) -> str:
+    """RFC 6749 §5.2: the `error` code of a token error response, if it is a plain one."""
+    try:
+        code = response.json().get("error", "")
+    except (ValueError, AttributeError):
+        return "(no OAuth error code)"
+    return f"error={code}" if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "(no OAuth error code)"
