@@ -7,6 +7,7 @@ from accounts import views
 # names are Django's, which its password-reset views reverse.
 urlpatterns = [
     path("", views.home, name="home"),
+    path("privacy", views.privacy, name="privacy"),
     path("accounts/login/", views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Login through an upstream OpenID provider (404 unless UPSTREAM_OIDC_ISSUER is set).

@@ -140,7 +140,7 @@ class TaskListCreateApi(TaskApiView):
             ),
             OpenApiParameter(
                 "cursor",
-                {"type": "string", "maxLength": 1000},
+                {"type": "string", "minLength": 1, "maxLength": 1000},
                 description="The `next_cursor` of the previous page; keep the other parameters.",
             ),
         ],
@@ -153,7 +153,7 @@ class TaskListCreateApi(TaskApiView):
         extensions=_NOT_CONSEQUENTIAL,
     )
     def get(self, request: Request) -> Response:
-        query = TaskListQuerySerializer(data=request.query_params)
+        query = TaskListQuerySerializer.from_query(request.query_params)
         query.is_valid(raise_exception=True)
         page = selectors.task_list(owner=request.user, **query.validated_data)
         next_url = None

@@ -1,11 +1,27 @@
-"""The docs pages: the API's (Swagger UI, from our own static files under our CSP) and the MCP endpoint's."""
+"""The docs pages: the API's OpenAPI document and Swagger UI, and the MCP endpoint's page."""
 
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.shortcuts import render
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+class ApiSchemaView(SpectacularAPIView):
+    """The OpenAPI document at /api/schema: JSON (`application/json`) unless `?format=yaml`.
+
+    drf-spectacular answers YAML first; a GPT imports JSON as well, and JSON
+    is what most tools expect from a URL without an extension.
+    """
+
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiYamlRenderer, OpenApiYamlRenderer2]
 
 
 class ApiDocsView(SpectacularSwaggerView):

@@ -186,16 +186,14 @@ class StatusListField(serializers.Field):
 
     default_error_messages = {
         "invalid_choice": "Unknown status {value!r}; use one or more of: " + ", ".join(Task.Status.values) + ".",
+        "empty": "Give at least one status, or leave the parameter out.",
     }
-
-    def get_value(self, dictionary):
-        if hasattr(dictionary, "getlist"):
-            return dictionary.getlist(self.field_name) or serializers.empty
-        return super().get_value(dictionary)
 
     def to_internal_value(self, data) -> list[str]:
         values = data if isinstance(data, list) else [data]
-        statuses = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+        statuses = [part.strip() for value in values for part in str(value).split(",")]
+        if not any(statuses):
+            self.fail("empty")
         for value in statuses:
             if value not in Task.Status.values:
                 self.fail("invalid_choice", value=value)
@@ -203,6 +201,12 @@ class StatusListField(serializers.Field):
 
 
 class TaskListQuerySerializer(serializers.Serializer):
+    """The query parameters of listTasks.
+
+    Built with `from_query`, so that an empty parameter (`due_before=`) is
+    refused like any bad value: DRF's form handling would drop it silently.
+    """
+
     status = StatusListField(required=False)
     due_before = AwareDateTimeField(required=False)
     due_after = AwareDateTimeField(required=False)
@@ -210,3 +214,9 @@ class TaskListQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), default=DEFAULT_ORDERING)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
     cursor = serializers.CharField(required=False, max_length=1000)
+
+    @classmethod
+    def from_query(cls, query_params) -> TaskListQuerySerializer:
+        # Every parameter's last value, but all of `status`'s.
+        data = {key: values if key == "status" else values[-1] for key, values in query_params.lists()}
+        return cls(data=data)

@@ -414,6 +414,16 @@ def test_create_refuses_a_body_that_is_not_a_json_object(api, raw, content_type,
     assert not Task.objects.exists()
 
 
+def test_a_body_over_djangos_upload_limit_gets_a_json_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = api("POST", "/api/tasks", {"title": "ok", "notes": "n" * 2000})
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert response.json()["error"] == "payload_too_large"
+    assert not Task.objects.exists()
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -451,6 +461,12 @@ def test_update_refuses_bad_input_and_changes_nothing(api, user, body):
         ("cursor=not-a-cursor", "cursor"),
         ("q=" + "x" * 201, "q"),
         ("q=nul%00byte", "q"),
+        ("due_before=", "due_before"),
+        ("status=", "status"),
+        ("status=todo,", "status"),
+        ("limit=", "limit"),
+        ("ordering=", "ordering"),
+        ("cursor=", "cursor"),
     ],
 )
 def test_list_refuses_bad_parameters_naming_them(api, query, field):

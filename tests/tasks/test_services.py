@@ -180,3 +180,39 @@ def test_task_delete_removes_the_task(user):
     task_delete(task=task)
 
     assert not Task.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creations_with_one_key_make_one_task(user):
+    """Each thread is a request: its own connection and transaction, all started together."""
+    import threading
+
+    from django.db import connection, transaction
+
+    threads = 8
+    barrier = threading.Barrier(threads)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            barrier.wait(timeout=10)
+            with transaction.atomic():
+                task, created = task_create(owner=user, title="Once", idempotency_key="burst")
+            results.append((task.pk, created))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=request) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert errors == []
+    assert len(results) == threads
+    assert len({pk for pk, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert Task.objects.count() == 1
