@@ -157,10 +157,11 @@ class BearerAuth:
         raw_token = _bearer_token(scope)
         if not raw_token:
             problem = None if raw_token is None else "Send the access token as: Authorization: Bearer <token>."
+            description = problem or f"Send an access token for {settings.MCP_RESOURCE_URL}: see WWW-Authenticate."
             await _send_json(
                 send,
                 401,
-                {"error": "invalid_token" if problem else "unauthorized", "error_description": problem or "Sign in."},
+                {"error": "invalid_token" if problem else "unauthorized", "error_description": description},
                 unauthorized_challenge(problem),
             )
             return
