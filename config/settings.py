@@ -126,6 +126,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# Sign-up at /accounts/signup/: on unless ALLOW_SIGNUP=0 (then admins create accounts).
+ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
+# How long an email verification link works.
+EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -381,6 +386,19 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
 }
+
+# --- Audit log (idp.AuditEvent) -------------------------------------------------
+
+# Days an audit event is kept; `manage.py prune_audit_log` deletes older ones.
+try:
+    AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+except ValueError:
+    AUDIT_RETENTION_DAYS = 0
+if AUDIT_RETENTION_DAYS < 1:
+    _fail(
+        f"AUDIT_RETENTION_DAYS must be a whole number of days, 1 or more (default 90); "
+        f"got {os.environ.get('AUDIT_RETENTION_DAYS')!r}."
+    )
 
 # --- Logging -----------------------------------------------------------------
 

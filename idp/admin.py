@@ -6,7 +6,15 @@ from django.template.response import TemplateResponse
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model
 
-from idp.services import IssuedCredentials, application_revoke_tokens, application_rotate_secret
+from idp.models import AuditEvent
+from idp.services import (
+    IssuedCredentials,
+    application_disable,
+    application_record_change,
+    application_revoke_tokens,
+    application_rotate_secret,
+    audit_record,
+)
 
 AccessToken = get_access_token_model()
 
@@ -70,6 +78,16 @@ class ApplicationAdmin(admin.ModelAdmin):
             obj._issued_secret = generate_client_secret()
             obj.client_secret = obj._issued_secret
         super().save_model(request, obj, form, change)
+        if not change:
+            audit_record(
+                kind=AuditEvent.Kind.APP_CREATED,
+                user=request.user,
+                application=obj,
+                request=request,
+                source=obj.registration_source,
+            )
+        elif form.changed_data:
+            application_record_change(application=obj, changed=form.changed_data, actor=request.user, request=request)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._credentials_page(request, IssuedCredentials(obj, getattr(obj, "_issued_secret", None)))
@@ -88,7 +106,12 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke all tokens of the selected apps")
     def revoke_all_tokens(self, request, queryset):
-        total = sum(application_revoke_tokens(application=app) for app in queryset)
+        total = sum(
+            application_revoke_tokens(
+                application=app, actor=request.user, request=request, reason="An admin revoked all the app's tokens."
+            )
+            for app in queryset
+        )
         self.message_user(request, f"Revoked {total} access token(s) and their refresh tokens.", messages.SUCCESS)
 
     @admin.action(description="Rotate the client secret (shows the new one once)")
@@ -97,7 +120,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             self.message_user(request, "Rotate the secret of one app at a time.", messages.ERROR)
             return None
         try:
-            issued = application_rotate_secret(application=queryset.get())
+            issued = application_rotate_secret(application=queryset.get(), actor=request.user, request=request)
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return None
@@ -105,5 +128,44 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable the selected apps")
     def disable(self, request, queryset):
-        count = queryset.update(is_enabled=False)
+        count = sum(application_disable(application=app, actor=request.user, request=request) for app in queryset)
         self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log: read-only, kept for AUDIT_RETENTION_DAYS (`manage.py prune_audit_log`)."""
+
+    list_display = ("created_at", "kind", "user_label", "application_label", "ip_address", "details")
+    list_filter = (
+        "kind",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        ("application", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
+    search_fields = ("user_label", "application_label", "ip_address")
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at",
+        "kind",
+        "user",
+        "user_label",
+        "application",
+        "application_label",
+        "ip_address",
+        "user_agent",
+        "details",
+    )
+    readonly_fields = fields
+    list_select_related = ("user", "application")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Events go only when they are older than the retention period.
+        return False

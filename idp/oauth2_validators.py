@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from oauth2_provider.oauth2_validators import OAuth2Validator
+import hashlib
 
-from idp.models import Application
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+
+from idp.models import Application, AuditEvent
+from idp.services import audit_record, consent_mark_used, consent_record
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
@@ -33,3 +40,74 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             client = Application.objects.filter(client_id=client_id).first()
         # An unknown client fails later with invalid_client; require PKCE meanwhile.
         return client is None or client.pkce_required
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """Every authorization code issued is the person's consent, given on the
+        consent page, remembered, or implied for a first-party app: recorded
+        for /account's Connected apps."""
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        consent_record(user=request.user, application=request.client, scopes=request.scopes)
+
+    def validate_bearer_token(self, token, scopes, request):
+        """A token used at one of our resources (the APIs, userinfo) counts as the app's last use."""
+        valid = super().validate_bearer_token(token, scopes, request)
+        access_token = getattr(request, "access_token", None) if valid else None
+        if access_token is not None and access_token.user_id and access_token.application_id:
+            consent_mark_used(user_id=access_token.user_id, application_id=access_token.application_id)
+        return valid
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        """RFC 9700 §4.14.2: a refresh token used again after rotation is a sign
+        of theft, and DOT then revokes its whole family
+        (REFRESH_TOKEN_REUSE_PROTECTION). Recorded in the audit log when that
+        ended live tokens: the presented token was revoked before this request,
+        and members of its family were revoked during it."""
+        started = timezone.now()
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if not valid and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
+            RefreshToken = get_refresh_token_model()  # noqa: N806
+            presented = (
+                RefreshToken.objects.filter(
+                    token_checksum=hashlib.sha256(refresh_token.encode()).hexdigest(), revoked__lt=started
+                )
+                .exclude(token_family=None)
+                .select_related("user", "application")
+                .order_by("-revoked")
+                .first()
+            )
+            if (
+                presented is not None
+                and RefreshToken.objects.filter(token_family=presented.token_family, revoked__gte=started).exists()
+            ):
+                audit_record(
+                    kind=AuditEvent.Kind.REFRESH_TOKEN_REUSED,
+                    user=presented.user,
+                    application=presented.application,
+                    request=request,
+                )
+        return valid
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        """RFC 7009: a client revoked one of its tokens. Audited with the
+        token's owner, when the token is one of this client's."""
+        application_id = getattr(request.client, "pk", None)
+        checksum = hashlib.sha256(token.encode()).hexdigest()
+        owner_id = None
+        for model in (get_access_token_model(), get_refresh_token_model()) if application_id else ():
+            owner_id = (
+                model.objects.filter(token_checksum=checksum, application_id=application_id, user__isnull=False)
+                .values_list("user_id", flat=True)
+                .first()
+            )
+            if owner_id:
+                break
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        if owner_id:
+            audit_record(
+                kind=AuditEvent.Kind.TOKEN_REVOKED,
+                user=get_user_model().objects.filter(pk=owner_id).first(),
+                application=request.client,
+                request=request,
+                count=1,
+                reason="The app revoked it (RFC 7009).",
+            )

@@ -22,7 +22,8 @@ from oauth2_provider.scopes import get_scopes_backend
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
-from idp.models import Application
+from idp.models import Application, AuditEvent
+from idp.services import audit_record
 
 
 def _with_iss(url: str) -> str:
@@ -66,6 +67,21 @@ class ConsentView(dot.AuthorizationView):
             context["scope_items"] = [(scope, all_scopes.get(scope, scope)) for scope in context.get("scopes", [])]
             context["redirect_host"] = urlsplit(context.get("redirect_uri") or "").netloc
         return context
+
+    def form_valid(self, form):
+        """The person's answer on the consent page, recorded once it has been
+        sent back to the app (a refused request records nothing)."""
+        response = super().form_valid(form)
+        if response.status_code in (HTTPStatus.FOUND, HTTPStatus.SEE_OTHER):
+            allowed = bool(form.cleaned_data.get("allow"))
+            audit_record(
+                kind=AuditEvent.Kind.CONSENT_GIVEN if allowed else AuditEvent.Kind.CONSENT_DENIED,
+                user=self.request.user,
+                application=Application.objects.filter(client_id=form.cleaned_data.get("client_id")).first(),
+                request=self.request,
+                scope=form.cleaned_data.get("scope") or "",
+            )
+        return response
 
     def redirect(self, redirect_to, application):
         response = super().redirect(_with_iss(redirect_to), application)

@@ -5,20 +5,10 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
-import pytest
 from django.contrib.auth.hashers import check_password
 
 from idp.models import Application
 from tests.fixtures import issue_access_token
-
-
-@pytest.fixture
-def admin_client(client, db):
-    from tests.factories import UserFactory
-
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
 
 
 def add_form(**overrides) -> dict[str, str]:
