@@ -92,6 +92,24 @@ class Application(AbstractApplication):
             raise ValidationError(errors)
 
 
+class RedeemedCode(models.Model):
+    """An authorization code that was exchanged, kept (as a checksum) to catch its replay.
+
+    RFC 6749 §4.1.2: a code used more than once must be refused, and the
+    tokens issued from it should be revoked. DOT deletes a code once used, so
+    without this a replay is refused but the first tokens live on.
+    """
+
+    code_checksum = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("idp.Application", on_delete=models.CASCADE, related_name="redeemed_codes")
+    access_token_checksum = models.CharField(max_length=64)
+    refresh_token_checksum = models.CharField(max_length=64, blank=True)
+    redeemed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"code redeemed by {self.application_id} at {self.redeemed_at:%Y-%m-%d %H:%M}"
+
+
 class Consent(models.Model):
     """A person's permission for a connected app to act for them, as /account shows it.
 
@@ -145,6 +163,7 @@ class AuditEvent(models.Model):
         CONSENT_DENIED = "consent_denied", "Consent denied"
         TOKEN_ISSUED = "token_issued", "Token issued"
         REFRESH_TOKEN_REUSED = "refresh_token_reused", "Refresh token reuse detected (family revoked)"
+        CODE_REPLAYED = "code_replayed", "Authorization code replayed (its tokens revoked)"
         TOKEN_REVOKED = "token_revoked", "Token revoked"
         APP_CREATED = "app_created", "App created"
         APP_CHANGED = "app_changed", "App changed"

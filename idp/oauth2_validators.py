@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749 import errors
 
-from idp.models import Application, AuditEvent
+from idp.models import Application, AuditEvent, RedeemedCode
 from idp.services import audit_record, consent_mark_used, consent_record
+
+log = logging.getLogger(__name__)
+
+# RFC 7636 §4.1: code-verifier = 43*128unreserved
+CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+def checksum(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
@@ -41,6 +53,61 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         # An unknown client fails later with invalid_client; require PKCE meanwhile.
         return client is None or client.pkce_required
 
+    def get_code_challenge(self, code, request):
+        """RFC 7636 §4.1 and OAuth 2.1 §4.1.3: checks on the code_verifier, next to the challenge.
+
+        A verifier must be 43 to 128 unreserved characters, and a token
+        request must not carry one for a code issued without a challenge
+        (oauthlib accepts both).
+        """
+        challenge = super().get_code_challenge(code, request)
+        verifier = request.code_verifier
+        if challenge is None and verifier is not None:
+            raise errors.InvalidGrantError(
+                description="A code_verifier was sent for a code issued without a code_challenge.", request=request
+            )
+        if challenge is not None and verifier is not None and not CODE_VERIFIER.fullmatch(verifier):
+            raise errors.InvalidGrantError(
+                description="code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'.",
+                request=request,
+            )
+        return challenge
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        super().save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code":
+            # Remembered for invalidate_authorization_code, which oauthlib calls next.
+            request.taskgate_issued = (checksum(token["access_token"]), checksum(token.get("refresh_token") or ""))
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        access_checksum, refresh_checksum = getattr(request, "taskgate_issued", ("", ""))
+        RedeemedCode.objects.create(
+            code_checksum=checksum(code),
+            application=request.client,
+            access_token_checksum=access_checksum,
+            refresh_token_checksum=refresh_checksum if refresh_checksum != checksum("") else "",
+        )
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked."""
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return True
+        redeemed = RedeemedCode.objects.filter(code_checksum=checksum(code), application=client).first()
+        if redeemed is not None:
+            log.warning("Authorization code replayed by client %s: revoking the tokens it issued.", client.client_id)
+            self._revoke_issued_from(redeemed)
+            audit_record(kind=AuditEvent.Kind.CODE_REPLAYED, application=client, request=request)
+        return False
+
+    @staticmethod
+    def _revoke_issued_from(redeemed: RedeemedCode) -> None:
+        refresh = get_refresh_token_model().objects.filter(token_checksum=redeemed.refresh_token_checksum).first()
+        if redeemed.refresh_token_checksum and refresh is not None:
+            # The family also holds every token rotated from it since.
+            get_refresh_token_model().revoke_family(refresh.token_family)
+        get_access_token_model().objects.filter(token_checksum=redeemed.access_token_checksum).delete()
+
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         """Every authorization code issued is the person's consent, given on the
         consent page, remembered, or implied for a first-party app: recorded
@@ -67,9 +134,7 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         if not valid and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
             RefreshToken = get_refresh_token_model()  # noqa: N806
             presented = (
-                RefreshToken.objects.filter(
-                    token_checksum=hashlib.sha256(refresh_token.encode()).hexdigest(), revoked__lt=started
-                )
+                RefreshToken.objects.filter(token_checksum=checksum(refresh_token), revoked__lt=started)
                 .exclude(token_family=None)
                 .select_related("user", "application")
                 .order_by("-revoked")
@@ -91,11 +156,11 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         """RFC 7009: a client revoked one of its tokens. Audited with the
         token's owner, when the token is one of this client's."""
         application_id = getattr(request.client, "pk", None)
-        checksum = hashlib.sha256(token.encode()).hexdigest()
+        token_checksum = checksum(token)
         owner_id = None
         for model in (get_access_token_model(), get_refresh_token_model()) if application_id else ():
             owner_id = (
-                model.objects.filter(token_checksum=checksum, application_id=application_id, user__isnull=False)
+                model.objects.filter(token_checksum=token_checksum, application_id=application_id, user__isnull=False)
                 .values_list("user_id", flat=True)
                 .first()
             )

@@ -296,3 +296,16 @@ def test_the_audit_retention_setting_refuses_a_bad_value_with_a_sentence():
 
         assert result.returncode != 0
         assert "AUDIT_RETENTION_DAYS must be a whole number of days, 1 or more" in result.stderr
+
+
+def test_a_replayed_authorization_code_is_recorded(logged_in_client, client, application):
+    verifier, challenge = pkce_pair()
+    code = obtain_code(logged_in_client, application, challenge=challenge)
+    exchange(client, application, code, verifier)
+
+    replay = exchange(client, application, code, verifier)
+
+    assert replay.status_code == HTTPStatus.BAD_REQUEST
+    event = AuditEvent.objects.get(kind=Kind.CODE_REPLAYED)
+    assert event.application == application
+    assert code not in everything_stored()

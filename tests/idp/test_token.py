@@ -311,3 +311,84 @@ class TestIntrospection:
         response = client.get("/idp/introspect?token=x", HTTP_AUTHORIZATION=basic(application))
 
         assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+@pytest.mark.parametrize("length", [42, 129])
+def test_a_code_verifier_outside_43_to_128_characters_is_refused(logged_in_client, application, length):
+    """RFC 7636 §4.1: code-verifier = 43*128unreserved."""
+    import hashlib
+
+    verifier = "a" * length
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    code = obtain_code(logged_in_client, application, challenge=challenge)
+
+    response = exchange(logged_in_client, application, code, verifier)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(logged_in_client, application):
+    """OAuth 2.1 §4.1.3: no code_verifier when the authorization request had no code_challenge."""
+    application.require_pkce = False
+    application.save()
+    page = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))
+    code = redirect_params(logged_in_client.post("/idp", {**consent_form_data(page), "allow": "Authorize"}))["code"]
+    verifier, _ = pkce_pair()
+
+    response = exchange(logged_in_client, application, code, verifier)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_replayed_code_is_refused_and_the_tokens_of_its_first_use_are_revoked(logged_in_client, client, application):
+    """RFC 6749 §4.1.2: used more than once, the code is denied and its tokens SHOULD be revoked."""
+    verifier, challenge = pkce_pair()
+    code = obtain_code(logged_in_client, application, challenge=challenge)
+    first = exchange(logged_in_client, application, code, verifier).json()
+    rotated = client.post(
+        "/idp/token",
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(application),
+    ).json()
+
+    replay = exchange(logged_in_client, application, code, verifier)
+
+    assert replay.status_code == HTTPStatus.BAD_REQUEST
+    assert replay.json()["error"] == "invalid_grant"
+    for access in (first["access_token"], rotated["access_token"]):
+        assert client.get("/idp/userinfo", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    refresh = client.post(
+        "/idp/token",
+        {"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(application),
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+def test_a_code_of_another_client_is_refused(logged_in_client, application):
+    from tests.factories import ApplicationFactory
+
+    other = ApplicationFactory(redirect_uris=application.redirect_uris)
+    verifier, challenge = pkce_pair()
+    code = obtain_code(logged_in_client, application, challenge=challenge)
+
+    response = exchange(logged_in_client, other, code, verifier)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_clear_expired_removes_old_redeemed_code_records(logged_in_client, application):
+    from django.core.management import call_command
+
+    from idp.models import RedeemedCode
+
+    verifier, challenge = pkce_pair()
+    exchange(logged_in_client, application, obtain_code(logged_in_client, application, challenge=challenge), verifier)
+    RedeemedCode.objects.update(redeemed_at=timezone.now() - timedelta(days=2))
+
+    call_command("clear_expired", stdout=None)
+
+    assert not RedeemedCode.objects.exists()
