@@ -7,6 +7,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model
 
 from idp.models import AuditEvent
+from idp.selectors import application_setup_card
 from idp.services import (
     IssuedCredentials,
     application_disable,
@@ -17,6 +18,8 @@ from idp.services import (
 )
 
 AccessToken = get_access_token_model()
+# Actions offered on the list and on each app's page (and its setup card).
+BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
 class AccessTokenInline(admin.TabularInline):
@@ -69,6 +72,13 @@ class ApplicationAdmin(admin.ModelAdmin):
     inlines = [AccessTokenInline]
     actions = ["revoke_all_tokens", "rotate_secret", "disable"]
 
+    change_form_template = "admin/idp/application/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["setup_card"] = application_setup_card(application=obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     def get_inlines(self, request, obj):
         # A new app has no tokens to show.
         return self.inlines if obj is not None else []
@@ -99,12 +109,13 @@ class ApplicationAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "application": issued.application,
             "setup": issued.as_setup(),
+            "setup_card": application_setup_card(application=issued.application, client_secret=issued.client_secret),
         }
         response = TemplateResponse(request, "admin/idp/application/credentials.html", context)
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke all tokens of the selected apps")
+    @admin.action(description="Revoke all tokens of the selected apps", location=BOTH)
     def revoke_all_tokens(self, request, queryset):
         total = sum(
             application_revoke_tokens(
@@ -114,7 +125,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"Revoked {total} access token(s) and their refresh tokens.", messages.SUCCESS)
 
-    @admin.action(description="Rotate the client secret (shows the new one once)")
+    @admin.action(description="Rotate the client secret (shows the new one once)", location=BOTH)
     def rotate_secret(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Rotate the secret of one app at a time.", messages.ERROR)
@@ -126,7 +137,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             return None
         return self._credentials_page(request, issued)
 
-    @admin.action(description="Disable the selected apps")
+    @admin.action(description="Disable the selected apps", location=BOTH)
     def disable(self, request, queryset):
         count = sum(application_disable(application=app, actor=request.user, request=request) for app in queryset)
         self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")
