@@ -101,4 +101,6 @@ def live_server(_live_server_process, transactional_db):
     return _live_server_process
 
 
+# One browser for the whole run: defined here once, every browser test shares it.
+from tests.browser import browser  # noqa: E402,F401
 from tests.fixtures import *  # noqa: E402,F403 - shared fixtures (user, application, tokens)

@@ -6,7 +6,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.browser import browser  # noqa: F401 - fixture
 from tests.fixtures import pkce_pair
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -17,7 +16,7 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_log_in_and_allow_in_a_browser_arrives_at_the_client_with_code_state_and_iss(
-    browser,  # noqa: F811
+    browser,
     live_server,
     user,
     password,
