@@ -7,6 +7,7 @@ from accounts import views
 # names are Django's, which its password-reset views reverse.
 urlpatterns = [
     path("", views.home, name="home"),
+    path("privacy", views.privacy, name="privacy"),
     path("account", views.account, name="account"),
     path("account/apps/<int:consent_id>/revoke", views.connected_app_revoke, name="connected_app_revoke"),
     path("accounts/login/", views.login, name="login"),

@@ -46,6 +46,15 @@ def home(request):
     return render(request, "home.html")
 
 
+def privacy(request):
+    """The privacy policy, at a URL a published custom GPT can link to.
+
+    Its text is PRIVACY_POLICY_TEXT when the operator sets one, else the
+    template's own.
+    """
+    return render(request, "privacy.html", {"policy_text": settings.PRIVACY_POLICY_TEXT})
+
+
 def _safe_next(request: HttpRequest) -> str:
     """`next` when it is a URL on this site (an authorization request waiting, say), else ""."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""

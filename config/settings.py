@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "oauth2_provider",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "idp",
     "tasks",
 ]
@@ -387,6 +390,57 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
 }
+
+# --- Task API (djangorestframework, drf-spectacular) -------------------------
+
+REST_FRAMEWORK = {
+    # The task API's views name their own authentication and permissions
+    # (tasks.apis.TaskApiView); these defaults cover anything else.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tasks.authentication.TaskTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tasks.authentication.HasTaskScope"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tasks.exceptions.api_exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Taskgate tasks",
+    "DESCRIPTION": (
+        "Your tasks in Taskgate: list, create, change, complete and delete them. "
+        "The app acts for the person who signed in, within the scopes they allowed."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    # GPT Actions require the OAuth URLs to be on the host of servers[0].
+    "SERVERS": [{"url": SITE_URL}],
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tasks.schema.reject_unknown_request_fields",
+    ],
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatus": "tasks.models.Task.Status",
+        "TaskPriority": "tasks.models.Task.Priority",
+    },
+    # The document is public (a GPT imports it by URL, without a token).
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Only the bearer token is described: the browser session, which the
+    # API also accepts for the docs page, is not for API clients.
+    "AUTHENTICATION_WHITELIST": ["tasks.authentication.TaskTokenAuthentication"],
+    # Swagger UI from our own static files: the site loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
+
+# The text of /privacy, the policy a published GPT links to. Blank: the
+# default text of templates/privacy.html.
+PRIVACY_POLICY_TEXT = env.str("PRIVACY_POLICY_TEXT", default="", multiline=True)
 
 # --- Audit log (idp.AuditEvent) -------------------------------------------------
 

@@ -13,6 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.scopes import get_scopes_backend
 
 from idp.models import Application, Consent
+from idp.services import GPT_ACTION_CALLBACK_HOSTS, GPT_ACTION_TOKEN_EXCHANGE_METHOD
 from idp.validators import is_loopback_host
 
 
@@ -45,10 +46,8 @@ def connected_app_list(*, user) -> list[ConnectedApp]:
 
 # --- The setup card on a connected app's admin page -----------------------------
 
-# The GPT editor's names (not secrets).
-GPT_TOKEN_EXCHANGE_METHOD = "Default (POST request)"  # noqa: S105
+# The GPT editor's name for client_secret_basic, which works as well (not a secret).
 GPT_TOKEN_EXCHANGE_METHOD_ALTERNATIVE = "Basic authorization header"  # noqa: S105
-GPT_CALLBACK_HOSTS = frozenset({"chat.openai.com", "chatgpt.com"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def _looks_like_gpt_action(application: Application) -> bool:
     """Redirect URIs of the GPT editor (https://chatgpt.com/aip/<id>/oauth/callback), or none yet:
     a confidential app made for a GPT, whose callback URL the editor shows only later."""
     uris = application.redirect_uri_list()
-    if any(urlsplit(uri).hostname in GPT_CALLBACK_HOSTS and "/aip/" in urlsplit(uri).path for uri in uris):
+    if any(urlsplit(uri).hostname in GPT_ACTION_CALLBACK_HOSTS and "/aip/" in urlsplit(uri).path for uri in uris):
         return True
     return not uris and not application.is_public and not application.require_pkce
 
@@ -101,7 +100,7 @@ def _looks_like_mcp_client(application: Application) -> bool:
         return True
     for uri in application.redirect_uri_list():
         parts = urlsplit(uri)
-        if parts.hostname in GPT_CALLBACK_HOSTS and "/connector" in parts.path:
+        if parts.hostname in GPT_ACTION_CALLBACK_HOSTS and "/connector" in parts.path:
             return True
         if is_loopback_host(parts.hostname):
             return True
@@ -152,7 +151,7 @@ def application_setup_card(*, application: Application, client_secret: str | Non
         SetupValue("Scope", application.allowed_scopes or " ".join(settings.TASK_SCOPES), key="scope"),
         SetupValue(
             "Token Exchange Method",
-            GPT_TOKEN_EXCHANGE_METHOD,
+            GPT_ACTION_TOKEN_EXCHANGE_METHOD,
             f"“{GPT_TOKEN_EXCHANGE_METHOD_ALTERNATIVE}” works as well.",
             key="token_exchange_method",
         ),

@@ -6,9 +6,11 @@ The admin, the commands, the account page and registration all call these.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -66,13 +68,17 @@ def application_create(
     homepage_url: str = "",
     logo_url: str = "",
     registration_source: str = Application.RegistrationSource.MANUAL,
+    allow_no_redirect_uris: bool = False,
     actor=None,
     request=None,
 ) -> IssuedCredentials:
     """Create a connected app and return its credentials, the secret in clear this once.
 
     Raises ValidationError, with nothing written, on a bad name, redirect URI
-    or scope, or on PKCE turned off for a public client.
+    or scope, or on PKCE turned off for a public client. With
+    `allow_no_redirect_uris`, an app may start without redirect URIs (a GPT
+    Action's callback URL is known only later); it cannot complete an
+    authorization until one is added.
     """
     try:
         validate_redirect_uris(redirect_uris)
@@ -99,7 +105,15 @@ def application_create(
     )
     if not application.name:
         raise ValidationError({"name": ["Give the app a name: people see it on the consent page."]})
-    application.full_clean(exclude=["client_secret"])
+    try:
+        application.full_clean(exclude=["client_secret"])
+    except ValidationError as error:
+        errors = error.message_dict
+        if allow_no_redirect_uris and not redirect_uris:
+            # With no URI, DOT's "cannot be empty" is the only possible complaint here.
+            errors.pop("redirect_uris", None)
+        if errors:
+            raise ValidationError(errors) from None
     application.save()
     audit_record(
         kind=AuditEvent.Kind.APP_CREATED
@@ -111,6 +125,83 @@ def application_create(
         source=registration_source,
     )
     return IssuedCredentials(application=application, client_secret=secret)
+
+
+# --- Custom GPTs (GPT Actions) ------------------------------------------------------
+
+GPT_ACTION_CALLBACK_HOSTS = ("chat.openai.com", "chatgpt.com")
+_GPT_ACTION_CALLBACK_PATH = re.compile(r"/aip/[A-Za-z0-9_-]{1,100}/oauth/callback")
+# The GPT editor's name for client_secret_post (not a secret).
+GPT_ACTION_TOKEN_EXCHANGE_METHOD = "Default (POST request)"  # noqa: S105
+
+
+def gpt_action_redirect_uris(callback_url: str) -> list[str]:
+    """The GPT editor's callback URL on both of ChatGPT's hosts, which both use it.
+
+    The editor shows it as https://chat.openai.com/aip/<GPT id>/oauth/callback
+    or https://chatgpt.com/aip/<GPT id>/oauth/callback; ChatGPT may redirect
+    through either, so both are registered (exact matches, no wildcard).
+    """
+    parts = urlsplit(callback_url.strip())
+    if (
+        parts.scheme != "https"
+        # The whole authority: no port, no user name or password.
+        or parts.netloc.lower() not in GPT_ACTION_CALLBACK_HOSTS
+        or parts.query
+        or parts.fragment
+        or not _GPT_ACTION_CALLBACK_PATH.fullmatch(parts.path)
+    ):
+        raise ValidationError(
+            {
+                "redirect_uris": [
+                    f"{callback_url!r} is not a GPT editor callback URL: copy the one the editor shows, "
+                    "like https://chatgpt.com/aip/g-abc123/oauth/callback."
+                ]
+            }
+        )
+    return [f"https://{host}{parts.path}" for host in GPT_ACTION_CALLBACK_HOSTS]
+
+
+@transaction.atomic
+def application_create_for_gpt_action(
+    *, name: str, callback_url: str | None = None, scopes: list[str] | None = None
+) -> IssuedCredentials:
+    """A confidential app for a custom GPT's action, with its credentials shown once.
+
+    GPT Actions authenticate at the token endpoint with the secret, in the
+    POST body or as HTTP Basic (DOT accepts both from any confidential
+    client), and do not send PKCE: PKCE is not required of this app, which
+    its secret and exact redirect URIs protect instead. `callback_url` may
+    come later (application_add_gpt_action_callback): the editor shows it
+    only after the OAuth fields are saved.
+    """
+    return application_create(
+        name=name,
+        redirect_uris=gpt_action_redirect_uris(callback_url) if callback_url else [],
+        require_pkce=False,
+        scopes=scopes or list(settings.TASK_SCOPES),
+        description="A custom GPT in ChatGPT that works with your tasks.",
+        allow_no_redirect_uris=True,
+    )
+
+
+@transaction.atomic
+def application_add_gpt_action_callback(*, application: Application, callback_url: str) -> Application:
+    """Register a GPT editor callback URL (on both hosts) for an app made for a GPT Action.
+
+    The GPT id in the URL changes when the action's OAuth settings change;
+    earlier callbacks stay registered, being ChatGPT's own addresses.
+    """
+    if application.is_public or application.require_pkce:
+        raise ValidationError(
+            {"client_id": [f"{application.name!r} is not a GPT Action app (one made by create_gpt_action)."]}
+        )
+    uris = application.redirect_uri_list()
+    uris += [uri for uri in gpt_action_redirect_uris(callback_url) if uri not in uris]
+    application.redirect_uris = " ".join(uris)
+    application.full_clean(exclude=["client_secret"])
+    application.save(update_fields=["redirect_uris", "updated"])
+    return application
 
 
 @transaction.atomic

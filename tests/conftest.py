@@ -91,6 +91,12 @@ def _live_server_process(django_db_setup, django_db_blocker, workdir: Path):
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> None:
+    """Replaces pytest-django's helper of the same name, which expects its own
+    `live_server` object (and fails on ours): ours asks for transactional_db itself."""
+
+
 @pytest.fixture
 def live_server(_live_server_process, transactional_db):
     """A uvicorn server of this project on a loopback port, sharing the test database.
@@ -102,5 +108,5 @@ def live_server(_live_server_process, transactional_db):
 
 
 # One browser for the whole run: defined here once, every browser test shares it.
-from tests.browser import browser  # noqa: E402,F401
+from tests.browser import browser  # noqa: E402,F401 - the Playwright browser fixture
 from tests.fixtures import *  # noqa: E402,F403 - shared fixtures (user, application, tokens)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import functools
+from functools import lru_cache
 
 import factory
 from django.contrib.auth.hashers import make_password
@@ -11,9 +11,11 @@ from idp.models import Application
 from tests.fixtures import PASSWORD
 
 
-@functools.cache
-def hashed_fixture_password() -> str:
-    return make_password(PASSWORD)
+@lru_cache
+def _password_hash(password: str) -> str:
+    # PBKDF2 costs about a second per hash: hash each test password once per
+    # run. The hash is a real one, so the live server accepts the password.
+    return make_password(password)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -25,14 +27,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = "Ada"
     last_name = factory.Sequence(lambda n: f"Tester{n}")
     email_verified = True
-    # Hashed once: PBKDF2 costs about a second per user, and every user here
-    # shares the fixture password (the live server checks it with the real hasher).
-    password = factory.LazyFunction(lambda: hashed_fixture_password())
+
+    # A plain password, hashed in _create; password=None makes an unusable one.
+    password = PASSWORD
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        if kwargs.get("password") is None:
-            kwargs["password"] = make_password(None)  # password=None: an unusable password
+        password = kwargs.pop("password")
+        kwargs["password"] = make_password(None) if password is None else _password_hash(password)
         return super()._create(model_class, *args, **kwargs)
 
 
@@ -61,3 +63,13 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     def _build(cls, model_class, *args, **kwargs):
         kwargs.pop("client_secret_plain")
         return super()._build(model_class, *args, **kwargs)
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """A task written straight to the database (tests of services go through tasks.services)."""
+
+    class Meta:
+        model = "tasks.Task"
+
+    owner = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Task {n}")

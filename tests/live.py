@@ -12,7 +12,6 @@ from pathlib import Path
 
 import requests
 from django.db import connection
-from django.test.utils import override_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,9 +44,6 @@ class LiveServer:
     log_path: Path | None = None
     port: int = 0
     process: subprocess.Popen | None = None
-    # pytest-django's autouse helper enables and disables this on whatever the
-    # `live_server` fixture returns; our server is another process: nothing to override.
-    _live_server_modified_settings: override_settings = field(default_factory=override_settings, repr=False)
 
     @property
     def url(self) -> str:

@@ -47,6 +47,7 @@ def test_a_gpt_actions_page_shows_each_field_of_the_gpt_editors_oauth_form(admin
         "token_url": f"{SITE}/idp/token",
         "scope": "tasks:read tasks:write",
         "token_exchange_method": "Default (POST request)",
+        "privacy_url": f"{SITE}/privacy",
     }
     assert "Client Secret" in page
     assert "Shown once, when the app was created. Rotate the secret to get a new one." in page

@@ -1,0 +1,36 @@
+"""The API's OpenAPI document and its docs page (Swagger UI)."""
+
+from __future__ import annotations
+
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+class ApiSchemaView(SpectacularAPIView):
+    """The OpenAPI document at /api/schema: JSON (`application/json`) unless `?format=yaml`.
+
+    drf-spectacular answers YAML first; a GPT imports JSON as well, and JSON
+    is what most tools expect from a URL without an extension.
+    """
+
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiYamlRenderer, OpenApiYamlRenderer2]
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """Swagger UI at /api/docs.
+
+    The page keeps the site's Content-Security-Policy: Swagger UI's files
+    come from drf-spectacular-sidecar through our static files ('self'), and
+    its one inline start-up script carries the request's CSP nonce (see
+    templates/api/swagger_ui.html). "Try it out" works for a person logged in
+    to the site: the API accepts the session, with the CSRF header the
+    start-up script adds.
+    """
+
+    template_name = "api/swagger_ui.html"
+    title = "Taskgate API"

@@ -1,0 +1,203 @@
+"""Reads of tasks. A person only ever reads their own: every selector takes the owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core import signing
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from tasks.models import Task
+from tasks.validation import FieldErrors
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+QUERY_MAX_LENGTH = 200
+_CURSOR_SALT = "tasks.selectors.task_list.cursor"
+
+
+@dataclass(frozen=True)
+class _SortKey:
+    field: str
+    descending: bool = False
+    # Tasks without a value come last in both directions.
+    nullable: bool = False
+
+    def order_by(self):
+        expression = F(self.field)
+        if self.descending:
+            return expression.desc(nulls_last=True) if self.nullable else expression.desc()
+        return expression.asc(nulls_last=True) if self.nullable else expression.asc()
+
+    def beyond(self, value) -> Q:
+        """The rows that come after `value` on this key alone."""
+        if value is None:
+            return Q(pk__in=[])  # nulls are last: nothing comes after them
+        after = Q(**{f"{self.field}__{'lt' if self.descending else 'gt'}": value})
+        return after | Q(**{f"{self.field}__isnull": True}) if self.nullable else after
+
+    def same(self, value) -> Q:
+        return Q(**{f"{self.field}__isnull": True}) if value is None else Q(**{self.field: value})
+
+
+_CREATED = _SortKey("created_at")
+_CREATED_DESC = _SortKey("created_at", descending=True)
+_DUE = _SortKey("due_at", nullable=True)
+_ID = _SortKey("public_id")
+_ID_DESC = _SortKey("public_id", descending=True)
+
+# Every ordering ends with the unique public id, so that pages never skip or
+# repeat a task however many share a due date or a creation time.
+ORDERINGS: dict[str, tuple[_SortKey, ...]] = {
+    "due_at": (_DUE, _CREATED, _ID),
+    "-due_at": (_SortKey("due_at", descending=True, nullable=True), _CREATED_DESC, _ID_DESC),
+    "priority": (_SortKey("priority_rank"), _DUE, _CREATED, _ID),
+    "-priority": (_SortKey("priority_rank", descending=True), _DUE, _CREATED, _ID),
+    "created_at": (_CREATED, _ID),
+    "-created_at": (_CREATED_DESC, _ID_DESC),
+}
+"""Orderings of task_list: by due date (soonest first, undated last), by
+priority (`-priority`: high first; then by due date), or by creation time.
+A leading `-` reverses the main key."""
+DEFAULT_ORDERING = "due_at"
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    next_cursor: str | None
+    """Pass as `cursor` to task_list, with the same ordering, for the next page; None on the last page."""
+
+
+def task_get(*, owner: User, public_id: uuid.UUID | str) -> Task:
+    """The owner's task with this public id. Raises Task.DoesNotExist for
+    another person's task, an unknown id or a string that is not a UUID alike,
+    so that a caller cannot tell them apart."""
+    try:
+        public_id = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError:
+        raise Task.DoesNotExist("No task with this id.") from None
+    return Task.objects.get(owner=owner, public_id=public_id)
+
+
+def _parse_statuses(errors: FieldErrors, status: Iterable[str] | str | None) -> list[str]:
+    if status is None:
+        return []
+    values = [status] if isinstance(status, str) else list(status)
+    statuses = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+    unknown = [value for value in statuses if value not in Task.Status.values]
+    if unknown:
+        errors.add("status", f"Unknown status {unknown[0]!r}; use one or more of: {', '.join(Task.Status.values)}.")
+    return statuses
+
+
+def _check_moment(errors: FieldErrors, field: str, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        errors.add(field, "Give a date and time with a time zone, e.g. 2026-05-01T00:00:00Z.")
+        return None
+    return value
+
+
+def _encode_cursor(ordering: str, task: Task) -> str:
+    values = []
+    for key in ORDERINGS[ordering]:
+        value = getattr(task, key.field)
+        values.append(value.isoformat() if isinstance(value, datetime) else str(value) if value is not None else None)
+    return signing.dumps({"o": ordering, "v": values}, salt=_CURSOR_SALT, compress=True)
+
+
+def _decode_cursor(errors: FieldErrors, cursor: str, ordering: str) -> list | None:
+    """The sort values of the last task of the previous page, or None (with an error) for a bad cursor."""
+    try:
+        payload = signing.loads(cursor, salt=_CURSOR_SALT)
+        if payload["o"] != ordering:
+            errors.add("cursor", f"This cursor belongs to ordering {payload['o']!r}: keep the ordering when paging.")
+            return None
+        values = []
+        for key, raw in zip(ORDERINGS[ordering], payload["v"], strict=True):
+            if raw is None:
+                values.append(None)
+            elif key.field == "public_id":
+                values.append(uuid.UUID(raw))
+            elif key.field == "priority_rank":
+                values.append(int(raw))
+            else:
+                values.append(datetime.fromisoformat(raw))
+        return values
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        errors.add("cursor", "This cursor is not valid: use the `next` link of the previous page as it is.")
+        return None
+
+
+def _after(keys: tuple[_SortKey, ...], values: list) -> Q:
+    """The rows strictly after `values` in the order of `keys` (keyset pagination)."""
+    condition = Q(pk__in=[])
+    equal_so_far = Q()
+    for key, value in zip(keys, values, strict=True):
+        condition |= equal_so_far & key.beyond(value)
+        equal_so_far &= key.same(value)
+    return condition
+
+
+def task_list(
+    *,
+    owner: User,
+    status: Iterable[str] | str | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+    q: str | None = None,
+    ordering: str = DEFAULT_ORDERING,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> TaskPage:
+    """One page of the owner's tasks.
+
+    - `status`: one status, several (a list, or comma-separated: "todo,in_progress").
+    - `due_after` (inclusive) and `due_before` (exclusive), aware datetimes:
+      only tasks with a due date in that range.
+    - `q`: words that must each appear in the title or the notes (any case).
+    - `ordering`: a key of ORDERINGS.
+    - `limit`: 1 to 100 tasks per page; `cursor`: the `next_cursor` of the
+      previous page. Pages are keyset-based: tasks added or changed while
+      paging never make a page skip or repeat another task.
+
+    Raises ValidationError, per field, on a bad argument.
+    """
+    errors = FieldErrors()
+    statuses = _parse_statuses(errors, status)
+    due_before = _check_moment(errors, "due_before", due_before)
+    due_after = _check_moment(errors, "due_after", due_after)
+    if q is not None and (not isinstance(q, str) or len(q) > QUERY_MAX_LENGTH or "\x00" in q):
+        errors.add("q", f"Give at most {QUERY_MAX_LENGTH} characters of text.")
+        q = None
+    if ordering not in ORDERINGS:
+        errors.add("ordering", f"Unknown ordering {ordering!r}; use one of: {', '.join(ORDERINGS)}.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        errors.add("limit", f"Give a whole number from 1 to {MAX_LIMIT}.")
+    after_values = _decode_cursor(errors, cursor, ordering) if cursor and ordering in ORDERINGS else None
+    errors.raise_if_any()
+
+    tasks: QuerySet[Task] = Task.objects.filter(owner=owner)
+    if statuses:
+        tasks = tasks.filter(status__in=statuses)
+    if due_after is not None:
+        tasks = tasks.filter(due_at__gte=due_after)
+    if due_before is not None:
+        tasks = tasks.filter(due_at__lt=due_before)
+    for word in (q or "").split():
+        tasks = tasks.filter(Q(title__icontains=word) | Q(notes__icontains=word))
+    keys = ORDERINGS[ordering]
+    if after_values is not None:
+        tasks = tasks.filter(_after(keys, after_values))
+    tasks = tasks.order_by(*(key.order_by() for key in keys))
+
+    rows = list(tasks[: limit + 1])
+    page, more = rows[:limit], len(rows) > limit
+    return TaskPage(tasks=page, next_cursor=_encode_cursor(ordering, page[-1]) if more else None)
