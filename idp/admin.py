@@ -171,6 +171,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_select_related = ("user", "application")
     show_full_result_count = False
 
+    class Media:
+        css = {"all": ["idp/admin-lists.css"]}
+
     def has_add_permission(self, request) -> bool:
         return False
 

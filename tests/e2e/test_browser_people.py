@@ -192,6 +192,11 @@ def test_the_login_page_and_the_error_pages_in_a_browser(browser, live_server, a
     assert "not registered with Taskgate" in page.get_by_role("alert").inner_text()
     check_page(page, artifacts_dir, "error-oauth-unknown-client")
 
+    # The other pages anyone can reach.
+    for path, name in [("/", "home"), ("/privacy", "privacy"), ("/accounts/password/reset/", "password-reset")]:
+        assert page.goto(live_server.url + path).status == HTTPStatus.OK
+        check_page(page, artifacts_dir, name)
+
     # 400, 403 and 500 cannot be caused from a browser on purpose: the templates
     # Django's handlers render are served at a URL of the site, with its styles.
     for status, template in [(400, "400.html"), (403, "403.html"), (403, "403_csrf.html"), (500, "500.html")]:
@@ -238,6 +243,12 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     check_page(page, artifacts_dir, "admin-credentials")
     page.get_by_role("link", name="Continue to the app").click()
     assert secret not in page.content()
+
+    # The audit log: what the admin just did, filtered by app, and no secret.
+    page.goto(f"{live_server.url}/admin/idp/auditevent/?application__id__exact={gpt.pk}")
+    assert "App changed" in page.locator("#result_list").inner_text()
+    assert secret not in page.content()
+    check_page(page, artifacts_dir, "admin-audit-log")
     context.close()
 
     # Without JavaScript the values are plain text to select, and no dead button shows.
