@@ -133,7 +133,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     """`/account`: the person's profile, password, and the apps that act for them."""
     user = request.user
-    form = ProfileForm(request.POST or None, initial={"name": user.display_name})
+    form = ProfileForm(request.POST or None, initial={"name": user.get_full_name()})
     if request.method == "POST" and form.is_valid():
         try:
             user_update_profile(user=user, name=form.cleaned_data["name"])

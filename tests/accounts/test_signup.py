@@ -11,6 +11,7 @@ from django.core import mail, signing
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.services import _VERIFICATION_SALT as VERIFICATION_SALT
 from accounts.services import email_verification_token
 from idp.models import AuditEvent
 
@@ -48,7 +49,10 @@ def test_signing_up_creates_an_unverified_account_logs_in_and_mails_a_link(clien
     assert client.session["_auth_user_id"] == str(user.pk)
     (message,) = mail.outbox
     assert message.to == ["ada@example.com"]
-    assert link_in(message).startswith("http://127.0.0.1:8000/accounts/verify-email/")
+    link = link_in(message)
+    assert link.startswith("http://127.0.0.1:8000/accounts/verify-email/")
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert "example.com" not in repr(signing.loads(token, salt=VERIFICATION_SALT)), "no address in the link"
     assert list(AuditEvent.objects.values_list("kind", flat=True).order_by("id")) == [
         AuditEvent.Kind.SIGNED_UP,
         AuditEvent.Kind.LOGIN_SUCCEEDED,
