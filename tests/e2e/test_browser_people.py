@@ -65,7 +65,7 @@ def test_a_person_signs_up_allows_a_client_sees_it_under_connected_apps_and_revo
     # The client sends the person to /idp; not logged in, they land on the login page and sign up from there.
     page.goto(authorize_url(live_server, application, challenge, state))
     assert "/accounts/login/" in page.url
-    check_page(page, artifacts_dir, "login")
+    check_page(page, artifacts_dir, "login-from-a-client")
     page.get_by_role("link", name="Create an account").click()
     page.wait_for_url("**/accounts/signup/**")
     check_page(page, artifacts_dir, "signup")
@@ -78,7 +78,7 @@ def test_a_person_signs_up_allows_a_client_sees_it_under_connected_apps_and_revo
     # Back on the authorization request: the consent page.
     page.wait_for_url(f"{live_server.url}/idp?**")
     assert "Task Planner" in page.get_by_role("heading", level=1).inner_text()
-    check_page(page, artifacts_dir, "consent")
+    check_page(page, artifacts_dir, "consent-after-signup")
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{REDIRECT_URI}?**")
     code = parse_qs(urlsplit(arrived[-1]).query)["code"][0]
