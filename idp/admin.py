@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model
 
-from idp.models import AuditEvent
+from idp.models import Application, AuditEvent, SelfRegisteredApplication
 from idp.selectors import application_setup_card
 from idp.services import (
     IssuedCredentials,
@@ -39,16 +39,51 @@ class AccessTokenInline(admin.TabularInline):
         return super().get_queryset(request).select_related("user").order_by("-created")
 
 
-class ApplicationAdmin(admin.ModelAdmin):
-    """Connected apps. A new app's secret is shown once, right after it is created.
+class ApplicationActions:
+    """What an admin may do with any app, whoever registered it: the setup card on its
+    page, revoking its tokens, disabling it; and every change recorded in the audit log."""
+
+    change_form_template = "admin/idp/application/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["setup_card"] = application_setup_card(application=obj)
+            context["card_actions"] = set(self.actions)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            application_record_change(application=obj, changed=form.changed_data, actor=request.user, request=request)
+
+    @admin.action(description="Revoke all tokens of the selected apps", location=BOTH)
+    def revoke_all_tokens(self, request, queryset):
+        total = sum(
+            application_revoke_tokens(
+                application=app, actor=request.user, request=request, reason="An admin revoked all the app's tokens."
+            )
+            for app in queryset
+        )
+        self.message_user(request, f"Revoked {total} access token(s) and their refresh tokens.", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected apps", location=BOTH)
+    def disable(self, request, queryset):
+        count = sum(application_disable(application=app, actor=request.user, request=request) for app in queryset)
+        self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")
+
+
+class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
+    """Connected apps made by hand. A new app's secret is shown once, right after it is created.
 
     Registered by DOT itself through OAUTH2_PROVIDER["APPLICATION_ADMIN_CLASS"].
+    The apps clients registered themselves are listed apart, under
+    SelfRegisteredApplicationAdmin.
     """
 
-    list_display = ("name", "client_id", "client_type", "registration_source", "first_party", "is_enabled", "created")
-    list_filter = ("registration_source", "client_type", "is_enabled", "first_party")
+    list_display = ("name", "client_id", "client_type", "first_party", "is_enabled", "created", "last_used_at")
+    list_filter = ("client_type", "is_enabled", "first_party")
     search_fields = ("name", "client_id", "redirect_uris")
-    readonly_fields = ("client_id", "registration_source", "created", "updated")
+    readonly_fields = ("client_id", "registration_source", "created", "updated", "last_used_at")
     fieldsets = (
         (None, {"fields": ("name", "description", "homepage_url", "logo_url", "is_enabled")}),
         (
@@ -66,18 +101,14 @@ class ApplicationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("History", {"fields": ("registration_source", "user", "created", "updated")}),
+        ("History", {"fields": ("registration_source", "user", "created", "updated", "last_used_at")}),
     )
     raw_id_fields = ("user",)
     inlines = [AccessTokenInline]
     actions = ["revoke_all_tokens", "rotate_secret", "disable"]
 
-    change_form_template = "admin/idp/application/change_form.html"
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:
-            context["setup_card"] = application_setup_card(application=obj)
-        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(registration_source=Application.RegistrationSource.MANUAL)
 
     def get_inlines(self, request, obj):
         # A new app has no tokens to show.
@@ -96,8 +127,6 @@ class ApplicationAdmin(admin.ModelAdmin):
                 request=request,
                 source=obj.registration_source,
             )
-        elif form.changed_data:
-            application_record_change(application=obj, changed=form.changed_data, actor=request.user, request=request)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._credentials_page(request, IssuedCredentials(obj, getattr(obj, "_issued_secret", None)))
@@ -115,16 +144,6 @@ class ApplicationAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke all tokens of the selected apps", location=BOTH)
-    def revoke_all_tokens(self, request, queryset):
-        total = sum(
-            application_revoke_tokens(
-                application=app, actor=request.user, request=request, reason="An admin revoked all the app's tokens."
-            )
-            for app in queryset
-        )
-        self.message_user(request, f"Revoked {total} access token(s) and their refresh tokens.", messages.SUCCESS)
-
     @admin.action(description="Rotate the client secret (shows the new one once)", location=BOTH)
     def rotate_secret(self, request, queryset):
         if queryset.count() != 1:
@@ -137,10 +156,34 @@ class ApplicationAdmin(admin.ModelAdmin):
             return None
         return self._credentials_page(request, issued)
 
-    @admin.action(description="Disable the selected apps", location=BOTH)
-    def disable(self, request, queryset):
-        count = sum(application_disable(application=app, actor=request.user, request=request) for app in queryset)
-        self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")
+
+@admin.register(SelfRegisteredApplication)
+class SelfRegisteredApplicationAdmin(ApplicationActions, admin.ModelAdmin):
+    """The apps clients registered themselves: by Dynamic Client Registration
+    (RFC 7591) or by a Client ID Metadata Document. Their metadata is the
+    client's; an admin may disable them, revoke their tokens or delete them.
+    `manage.py prune_self_registered_apps` deletes the unused ones."""
+
+    list_display = ("name", "client_id", "registration_source", "client_type", "is_enabled", "created", "last_used_at")
+    list_filter = ("registration_source", "client_type", "is_enabled")
+    search_fields = ("name", "client_id", "redirect_uris")
+    fields = (
+        "name",
+        "client_id",
+        "registration_source",
+        "client_type",
+        "redirect_uris",
+        "is_enabled",
+        "created",
+        "last_used_at",
+        "cimd_expires_at",
+    )
+    readonly_fields = tuple(field for field in fields if field != "is_enabled")
+    inlines = [AccessTokenInline]
+    actions = ["revoke_all_tokens", "disable"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(AuditEvent)

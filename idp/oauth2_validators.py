@@ -8,13 +8,15 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from oauth2_provider import cimd
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from idp.models import Application, AuditEvent, RedeemedCode
-from idp.services import audit_record, consent_mark_used, consent_record
+from idp.resources import refuse_unserved_resources
+from idp.services import application_mark_used, audit_record, consent_mark_used, consent_record
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +111,42 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         get_access_token_model().objects.filter(token_checksum=redeemed.access_token_checksum).delete()
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
-        """Every authorization code issued is the person's consent, given on the
-        consent page, remembered, or implied for a first-party app: recorded
-        for /account's Connected apps."""
+        """RFC 8707 §2: the grant is bound only to a resource we serve.
+
+        ConsentView refuses others before the consent page; this also covers
+        the consent form's hidden `resource` field, which a browser can change.
+        Every code issued is also the person's consent, given on the consent
+        page, remembered, or implied for a first-party app: recorded for
+        /account's Connected apps.
+        """
+        refuse_unserved_resources(getattr(request, "resource", None) or [], request=request)
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
         consent_record(user=request.user, application=request.client, scopes=request.scopes)
+
+    def _check_and_set_request_resource(self, request):
+        """RFC 8707 §2: the token's audience, requested at the token endpoint or
+        carried over from the grant or refresh token, is a resource we serve."""
+        super()._check_and_set_request_resource(request)
+        refuse_unserved_resources(request.resource, request=request)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if isinstance(request.client, Application):
+            application_mark_used(application=request.client)
+
+    def validate_client_id(self, client_id, request, *args, **kwargs):
+        """A client_id that is a metadata document's URL, seen for the first time, makes
+        DOT fetch the document and register the app (CIMD): recorded in the audit log."""
+        first_sight = cimd.is_cimd_client_id(client_id) and not Application.objects.filter(client_id=client_id).exists()
+        valid = super().validate_client_id(client_id, request, *args, **kwargs)
+        if first_sight and valid:
+            audit_record(
+                kind=AuditEvent.Kind.APP_REGISTERED,
+                application=Application.objects.filter(client_id=client_id).first(),
+                request=request,
+                source=Application.RegistrationSource.CIMD,
+            )
+        return valid
 
     def validate_bearer_token(self, token, scopes, request):
         """A token used at one of our resources (the APIs, userinfo) counts as the app's last use."""
