@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from tests.browser import VIEWPORTS, check_page, stay_offline
 from tests.fixtures import PASSWORD, pkce_pair
@@ -232,7 +233,8 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     check_page(page, artifacts_dir, "admin-setup-card")
 
     page.get_by_role("button", name="Copy Client ID").click()
-    assert page.locator(".setup-card .copy-status").inner_text() == "Client ID copied."
+    # The copy is asynchronous: wait for the status line to say it is done.
+    expect(page.locator(".setup-card .copy-status")).to_have_text("Client ID copied.")
     assert page.evaluate("navigator.clipboard.readText()") == gpt.client_id
 
     page.get_by_role("button", name="Rotate the secret (shown once)").click()
@@ -242,6 +244,7 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     assert check_password(secret, Application.objects.get(pk=gpt.pk).client_secret)
     check_page(page, artifacts_dir, "admin-credentials")
     page.get_by_role("link", name="Continue to the app").click()
+    page.wait_for_url(f"**/admin/idp/application/{gpt.pk}/change/")
     assert secret not in page.content()
 
     # The audit log: what the admin just did, filtered by app, and no secret.
