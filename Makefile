@@ -21,7 +21,13 @@ help:
 	$(UV) sync --frozen
 	@touch $@
 
-install: .venv/.installed
+# axe-core, which the browser tests inject into pages, from the npm registry at
+# the version in package-lock.json (node_modules/ is git-ignored).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: .venv/.installed node_modules/.installed
 
 # A development signing key and a .env, made once and git-ignored.
 $(SIGNING_KEY): | .venv/.installed
@@ -51,4 +57,4 @@ test: lint
 	$(RUN) pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf .venv staticfiles .pytest_cache .ruff_cache test-artifacts
+	rm -rf .venv node_modules staticfiles .pytest_cache .ruff_cache test-artifacts

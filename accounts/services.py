@@ -1,19 +1,157 @@
-"""Writes for accounts."""
+"""Writes for accounts: sign-up, email verification, profile, upstream logins."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ExternalIdentity, User
 from accounts.upstream import UpstreamLoginError
+from idp.models import AuditEvent
+from idp.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+EMAIL_TAKEN = "An account already uses this email address. Log in, or reset your password if you have forgotten it."
+_VERIFICATION_SALT = "accounts.email-verification"
+
+
+@transaction.atomic
+def user_sign_up(*, email: str, name: str, password: str, request=None) -> User:
+    """Create an account with a password; its email is unverified until the link we send is opened.
+
+    Raises ValidationError (keyed "email", "name" or "password"), with
+    nothing written, on a bad or taken email, an empty name, or a password
+    that Django's validators refuse. An email already taken is said plainly:
+    signing up logs the person in at once, which would tell anyone trying an
+    address whether it was free, so hiding it here would protect nothing and
+    only confuse the person who forgot their account.
+    """
+    email = User.objects.normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": ["Enter an email address such as name@example.com."]}) from None
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": ["Enter your name: apps you allow may show it."]})
+    if len(name) > User._meta.get_field("first_name").max_length:
+        raise ValidationError({"name": ["Use at most 150 characters for your name."]})
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]}, code="email_taken")
+    # One name field, kept whole in first_name (names do not all split into
+    # first and last); display_name and the `name` claim read it from there.
+    user = User(username=_available_username({}, email), email=email, first_name=name, email_verified=False)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # the same email signed up a moment ago
+        raise ValidationError({"email": [EMAIL_TAKEN]}, code="email_taken") from None
+    audit_record(kind=AuditEvent.Kind.SIGNED_UP, user=user, request=request)
+    transaction.on_commit(lambda: email_verification_send(user=user))
+    return user
+
+
+def _email_digest(email: str) -> str:
+    # The address itself stays out of the link, which mail servers and proxies may log.
+    return hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+
+
+def email_verification_token(*, user: User) -> str:
+    """A signed, timestamped token naming the person and a digest of the address it proves:
+    changing the email makes earlier links invalid."""
+    return signing.dumps({"sub": str(user.sub), "email": _email_digest(user.email)}, salt=_VERIFICATION_SALT)
+
+
+def email_verification_send(*, user: User) -> bool:
+    """Mail the person a link that verifies their address. A mail server that fails is
+    logged, not raised: the person can ask again from their account page."""
+    link = settings.SITE_URL + reverse("verify_email", args=[email_verification_token(user=user)])
+    context = {
+        "user": user,
+        "link": link,
+        "days": settings.EMAIL_VERIFICATION_MAX_AGE.days,
+        "site_url": settings.SITE_URL,
+    }
+    try:
+        send_mail(
+            subject="Confirm your email address for Taskgate",
+            message=render_to_string("accounts/email/verify_email.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    except OSError:
+        logger.exception("Could not send the verification email to user %s", user.sub)
+        return False
+    return True
+
+
+def email_verification_check(*, token: str) -> User:
+    """The person a verification link is for, or ValidationError with a sentence saying what to do."""
+    try:
+        data = signing.loads(
+            token, salt=_VERIFICATION_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds()
+        )
+    except signing.SignatureExpired:
+        raise ValidationError(
+            "This link has expired. Log in and ask for a new one on your account page.", code="expired"
+        ) from None
+    except signing.BadSignature:
+        raise ValidationError(
+            "This link is not valid. Check that you opened all of it, or ask for a new one on your account page.",
+            code="invalid",
+        ) from None
+    user = User.objects.filter(sub=data.get("sub"), is_active=True).first() if isinstance(data, dict) else None
+    if user is None or _email_digest(user.email) != data.get("email"):
+        raise ValidationError(
+            "This link is for an address that is no longer on an account here. Ask for a new one on your account page.",
+            code="stale",
+        )
+    return user
+
+
+@transaction.atomic
+def email_verify(*, token: str, request=None) -> User:
+    """Mark the address of a verification link as verified (again is harmless). Raises as email_verification_check."""
+    user = email_verification_check(token=token)
+    if not user.email_verified:
+        User.objects.filter(pk=user.pk).update(email_verified=True)
+        user.email_verified = True
+        audit_record(kind=AuditEvent.Kind.EMAIL_VERIFIED, user=user, request=request)
+    return user
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, name: str) -> User:
+    """Change the person's name (the email is their login and is not changed here)."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": ["Enter your name: apps you allow may show it."]})
+    if len(name) > User._meta.get_field("first_name").max_length:
+        raise ValidationError({"name": ["Use at most 150 characters for your name."]})
+    user.first_name, user.last_name = name, ""
+    user.save(update_fields=["first_name", "last_name"])
+    return user
 
 
 @transaction.atomic

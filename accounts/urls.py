@@ -8,7 +8,12 @@ from accounts import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("privacy", views.privacy, name="privacy"),
+    path("account", views.account, name="account"),
+    path("account/apps/<int:consent_id>/revoke", views.connected_app_revoke, name="connected_app_revoke"),
     path("accounts/login/", views.login, name="login"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/verify-email/resend/", views.verify_email_resend, name="verify_email_resend"),
+    path("accounts/verify-email/<str:token>/", views.verify_email, name="verify_email"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Login through an upstream OpenID provider (404 unless UPSTREAM_OIDC_ISSUER is set).
     path("accounts/upstream/login/", views.UpstreamLoginView.as_view(), name="upstream_login"),

@@ -5,17 +5,30 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponseRedirect
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView, get_next_url
 
-from accounts.forms import LoginForm
+from accounts.forms import LoginForm, ProfileForm, SignupForm
+from accounts.selectors import signup_enabled
+from accounts.services import (
+    email_verification_check,
+    email_verification_send,
+    email_verify,
+    user_sign_up,
+    user_update_profile,
+)
 from accounts.upstream import (
     UpstreamLoginError,
     logger,
@@ -24,6 +37,9 @@ from accounts.upstream import (
     upstream_name,
     upstream_provider,
 )
+from idp.models import AuditEvent, Consent
+from idp.selectors import connected_app_list
+from idp.services import audit_record, consent_revoke
 
 
 def home(request):
@@ -37,6 +53,116 @@ def privacy(request):
     template's own.
     """
     return render(request, "privacy.html", {"policy_text": settings.PRIVACY_POLICY_TEXT})
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """`next` when it is a URL on this site (an authorization request waiting, say), else ""."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return candidate if allowed else ""
+
+
+@never_cache
+def signup(request: HttpRequest) -> HttpResponse:
+    """`/accounts/signup/`: create an account, be logged in at once, and get a link to verify the email.
+
+    Until the link is opened, tokens say `email_verified: false`. Off with
+    ALLOW_SIGNUP=0 (the page then says so, with a 404).
+    """
+    if not signup_enabled():
+        return render(request, "registration/signup_closed.html", status=HTTPStatus.NOT_FOUND)
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request) or "account")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_sign_up(
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
+                request=request,
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error("password1" if field == "password" else field, errors)
+        else:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome! We sent a link to {user.email}: open it to confirm your address. "
+                "Until then, apps you allow are told it is not confirmed.",
+            )
+            return redirect(_safe_next(request) or "account")
+    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
+    return render(request, "registration/signup.html", {"form": form, "next": _safe_next(request)}, status=status)
+
+
+@never_cache
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the verification email. GET only shows a button, so that
+    mail scanners that open links do not confirm an address for the person."""
+    try:
+        user = email_verification_check(token=token)
+    except ValidationError as error:
+        return render(
+            request, "registration/verify_email.html", {"error": error.messages[0]}, status=HTTPStatus.BAD_REQUEST
+        )
+    if request.method == "POST":
+        email_verify(token=token, request=request)
+        messages.success(request, f"Thank you: {user.email} is confirmed.")
+        return redirect("account" if request.user.is_authenticated else "login")
+    return render(request, "registration/verify_email.html", {"email": user.email})
+
+
+@require_POST
+@login_required
+def verify_email_resend(request: HttpRequest) -> HttpResponse:
+    if request.user.email_verified:
+        messages.info(request, f"{request.user.email} is already confirmed.")
+    elif email_verification_send(user=request.user):
+        messages.success(request, f"We sent a new link to {request.user.email}.")
+    else:
+        messages.error(request, "The email could not be sent just now. Please try again in a few minutes.")
+    return redirect("account")
+
+
+@never_cache
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """`/account`: the person's profile, password, and the apps that act for them."""
+    user = request.user
+    form = ProfileForm(request.POST or None, initial={"name": user.get_full_name()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_update_profile(user=user, name=form.cleaned_data["name"])
+        except ValidationError as error:
+            form.add_error("name", error.message_dict.get("name", error.messages))
+        else:
+            messages.success(request, "Your name is saved.")
+            return redirect("account")
+    context = {
+        "form": form,
+        "connected_apps": connected_app_list(user=user),
+        "can_change_password": user.has_usable_password() and not settings.UPSTREAM_OIDC_ONLY,
+        "upstream_name": upstream_name() if upstream_enabled() else "",
+    }
+    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
+    return render(request, "accounts/account.html", context, status=status)
+
+
+@require_POST
+@login_required
+def connected_app_revoke(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """The Revoke button: the app's tokens for this person end, and it must ask again."""
+    consent = get_object_or_404(Consent.objects.select_related("application"), pk=consent_id, user=request.user)
+    name = consent.application.name
+    consent_revoke(consent=consent, request=request)
+    messages.success(
+        request, f"{name} can no longer act for you. If you use it again, it will ask for your permission."
+    )
+    return redirect(reverse("account") + "#connected-apps")
 
 
 class LoginView(auth_views.LoginView):
@@ -53,6 +179,7 @@ class LoginView(auth_views.LoginView):
         context = super().get_context_data(**kwargs)
         context["upstream_name"] = upstream_name() if upstream_enabled() else ""
         context["password_login"] = not settings.UPSTREAM_OIDC_ONLY
+        context["signup_enabled"] = signup_enabled()
         return context
 
     def post(self, request, *args, **kwargs):
@@ -76,6 +203,7 @@ def upstream_refusal(request: HttpRequest, error: UpstreamLoginError, *, next_ur
     still ends on the pending authorization request.
     """
     logger.log(error.log_level, "Upstream login refused: %s (%s)", error.reason, error.detail)
+    audit_record(kind=AuditEvent.Kind.LOGIN_FAILED, request=request, method="upstream", reason=error.reason)
     messages.error(request, error.sentence)
     url = reverse("login")
     if next_url:

@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "accounts.context_processors.signup",
             ],
         },
     },
@@ -134,6 +135,11 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# Sign-up at /accounts/signup/: on unless ALLOW_SIGNUP=0 (then admins create accounts).
+ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
+# How long an email verification link works.
+EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -480,6 +486,19 @@ SPECTACULAR_SETTINGS = {
 # The text of /privacy, the policy a published GPT links to. Blank: the
 # default text of templates/privacy.html.
 PRIVACY_POLICY_TEXT = env.str("PRIVACY_POLICY_TEXT", default="", multiline=True)
+
+# --- Audit log (idp.AuditEvent) -------------------------------------------------
+
+# Days an audit event is kept; `manage.py prune_audit_log` deletes older ones.
+try:
+    AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+except ValueError:
+    AUDIT_RETENTION_DAYS = 0
+if AUDIT_RETENTION_DAYS < 1:
+    _fail(
+        f"AUDIT_RETENTION_DAYS must be a whole number of days, 1 or more (default 90); "
+        f"got {os.environ.get('AUDIT_RETENTION_DAYS')!r}."
+    )
 
 # --- Logging -----------------------------------------------------------------
 

@@ -6,10 +6,20 @@ from django.template.response import TemplateResponse
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model
 
-from idp.models import Application, SelfRegisteredApplication
-from idp.services import IssuedCredentials, application_revoke_tokens, application_rotate_secret
+from idp.models import Application, AuditEvent, SelfRegisteredApplication
+from idp.selectors import application_setup_card
+from idp.services import (
+    IssuedCredentials,
+    application_disable,
+    application_record_change,
+    application_revoke_tokens,
+    application_rotate_secret,
+    audit_record,
+)
 
 AccessToken = get_access_token_model()
+# Actions offered on the list and on each app's page (and its setup card).
+BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
 class AccessTokenInline(admin.TabularInline):
@@ -30,16 +40,35 @@ class AccessTokenInline(admin.TabularInline):
 
 
 class ApplicationActions:
-    """The actions an admin may take on any app, whoever registered it."""
+    """What an admin may do with any app, whoever registered it: the setup card on its
+    page, revoking its tokens, disabling it; and every change recorded in the audit log."""
 
-    @admin.action(description="Revoke all tokens of the selected apps")
+    change_form_template = "admin/idp/application/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["setup_card"] = application_setup_card(application=obj)
+            context["card_actions"] = set(self.actions)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            application_record_change(application=obj, changed=form.changed_data, actor=request.user, request=request)
+
+    @admin.action(description="Revoke all tokens of the selected apps", location=BOTH)
     def revoke_all_tokens(self, request, queryset):
-        total = sum(application_revoke_tokens(application=app) for app in queryset)
+        total = sum(
+            application_revoke_tokens(
+                application=app, actor=request.user, request=request, reason="An admin revoked all the app's tokens."
+            )
+            for app in queryset
+        )
         self.message_user(request, f"Revoked {total} access token(s) and their refresh tokens.", messages.SUCCESS)
 
-    @admin.action(description="Disable the selected apps")
+    @admin.action(description="Disable the selected apps", location=BOTH)
     def disable(self, request, queryset):
-        count = queryset.update(is_enabled=False)
+        count = sum(application_disable(application=app, actor=request.user, request=request) for app in queryset)
         self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")
 
 
@@ -90,6 +119,14 @@ class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
             obj._issued_secret = generate_client_secret()
             obj.client_secret = obj._issued_secret
         super().save_model(request, obj, form, change)
+        if not change:
+            audit_record(
+                kind=AuditEvent.Kind.APP_CREATED,
+                user=request.user,
+                application=obj,
+                request=request,
+                source=obj.registration_source,
+            )
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._credentials_page(request, IssuedCredentials(obj, getattr(obj, "_issued_secret", None)))
@@ -101,18 +138,19 @@ class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
             "opts": self.model._meta,
             "application": issued.application,
             "setup": issued.as_setup(),
+            "setup_card": application_setup_card(application=issued.application, client_secret=issued.client_secret),
         }
         response = TemplateResponse(request, "admin/idp/application/credentials.html", context)
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Rotate the client secret (shows the new one once)")
+    @admin.action(description="Rotate the client secret (shows the new one once)", location=BOTH)
     def rotate_secret(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Rotate the secret of one app at a time.", messages.ERROR)
             return None
         try:
-            issued = application_rotate_secret(application=queryset.get())
+            issued = application_rotate_secret(application=queryset.get(), actor=request.user, request=request)
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return None
@@ -145,4 +183,46 @@ class SelfRegisteredApplicationAdmin(ApplicationActions, admin.ModelAdmin):
     actions = ["revoke_all_tokens", "disable"]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log: read-only, kept for AUDIT_RETENTION_DAYS (`manage.py prune_audit_log`)."""
+
+    list_display = ("created_at", "kind", "user_label", "application_label", "ip_address", "details")
+    list_filter = (
+        "kind",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        ("application", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
+    search_fields = ("user_label", "application_label", "ip_address")
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at",
+        "kind",
+        "user",
+        "user_label",
+        "application",
+        "application_label",
+        "ip_address",
+        "user_agent",
+        "details",
+    )
+    readonly_fields = fields
+    list_select_related = ("user", "application")
+    show_full_result_count = False
+
+    class Media:
+        css = {"all": ["idp/admin-lists.css"]}
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Events go only when they are older than the retention period.
         return False

@@ -6,13 +6,17 @@ import hashlib
 import logging
 import re
 
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from oauth2_provider import cimd
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from idp.models import Application, RedeemedCode
+from idp.models import Application, AuditEvent, RedeemedCode
 from idp.resources import refuse_unserved_resources
-from idp.services import application_mark_used
+from idp.services import application_mark_used, audit_record, consent_mark_used, consent_record
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         if redeemed is not None:
             log.warning("Authorization code replayed by client %s: revoking the tokens it issued.", client.client_id)
             self._revoke_issued_from(redeemed)
+            audit_record(kind=AuditEvent.Kind.CODE_REPLAYED, application=client, request=request)
         return False
 
     @staticmethod
@@ -110,9 +115,13 @@ class TaskgateOAuth2Validator(OAuth2Validator):
 
         ConsentView refuses others before the consent page; this also covers
         the consent form's hidden `resource` field, which a browser can change.
+        Every code issued is also the person's consent, given on the consent
+        page, remembered, or implied for a first-party app: recorded for
+        /account's Connected apps.
         """
         refuse_unserved_resources(getattr(request, "resource", None) or [], request=request)
-        return super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        consent_record(user=request.user, application=request.client, scopes=request.scopes)
 
     def _check_and_set_request_resource(self, request):
         """RFC 8707 §2: the token's audience, requested at the token endpoint or
@@ -124,3 +133,79 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         if isinstance(request.client, Application):
             application_mark_used(application=request.client)
+
+    def validate_client_id(self, client_id, request, *args, **kwargs):
+        """A client_id that is a metadata document's URL, seen for the first time, makes
+        DOT fetch the document and register the app (CIMD): recorded in the audit log."""
+        first_sight = cimd.is_cimd_client_id(client_id) and not Application.objects.filter(client_id=client_id).exists()
+        valid = super().validate_client_id(client_id, request, *args, **kwargs)
+        if first_sight and valid:
+            audit_record(
+                kind=AuditEvent.Kind.APP_REGISTERED,
+                application=Application.objects.filter(client_id=client_id).first(),
+                request=request,
+                source=Application.RegistrationSource.CIMD,
+            )
+        return valid
+
+    def validate_bearer_token(self, token, scopes, request):
+        """A token used at one of our resources (the APIs, userinfo) counts as the app's last use."""
+        valid = super().validate_bearer_token(token, scopes, request)
+        access_token = getattr(request, "access_token", None) if valid else None
+        if access_token is not None and access_token.user_id and access_token.application_id:
+            consent_mark_used(user_id=access_token.user_id, application_id=access_token.application_id)
+        return valid
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        """RFC 9700 §4.14.2: a refresh token used again after rotation is a sign
+        of theft, and DOT then revokes its whole family
+        (REFRESH_TOKEN_REUSE_PROTECTION). Recorded in the audit log when that
+        ended live tokens: the presented token was revoked before this request,
+        and members of its family were revoked during it."""
+        started = timezone.now()
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if not valid and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
+            RefreshToken = get_refresh_token_model()  # noqa: N806
+            presented = (
+                RefreshToken.objects.filter(token_checksum=checksum(refresh_token), revoked__lt=started)
+                .exclude(token_family=None)
+                .select_related("user", "application")
+                .order_by("-revoked")
+                .first()
+            )
+            if (
+                presented is not None
+                and RefreshToken.objects.filter(token_family=presented.token_family, revoked__gte=started).exists()
+            ):
+                audit_record(
+                    kind=AuditEvent.Kind.REFRESH_TOKEN_REUSED,
+                    user=presented.user,
+                    application=presented.application,
+                    request=request,
+                )
+        return valid
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        """RFC 7009: a client revoked one of its tokens. Audited with the
+        token's owner, when the token is one of this client's."""
+        application_id = getattr(request.client, "pk", None)
+        token_checksum = checksum(token)
+        owner_id = None
+        for model in (get_access_token_model(), get_refresh_token_model()) if application_id else ():
+            owner_id = (
+                model.objects.filter(token_checksum=token_checksum, application_id=application_id, user__isnull=False)
+                .values_list("user_id", flat=True)
+                .first()
+            )
+            if owner_id:
+                break
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        if owner_id:
+            audit_record(
+                kind=AuditEvent.Kind.TOKEN_REVOKED,
+                user=get_user_model().objects.filter(pk=owner_id).first(),
+                application=request.client,
+                request=request,
+                count=1,
+                reason="The app revoked it (RFC 7009).",
+            )

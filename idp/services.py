@@ -1,21 +1,33 @@
-"""Writes for connected apps. The admin, the commands and registration all call these."""
+"""Writes for connected apps, people's consents and the audit log.
+
+The admin, the commands, the account page and registration all call these.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
-from idp.models import Application, SelfRegisteredApplication
+from idp.models import Application, AuditEvent, Consent, SelfRegisteredApplication
 from idp.validators import validate_redirect_uris
 
 
@@ -58,6 +70,8 @@ def application_create(
     logo_url: str = "",
     registration_source: str = Application.RegistrationSource.MANUAL,
     allow_no_redirect_uris: bool = False,
+    actor=None,
+    request=None,
 ) -> IssuedCredentials:
     """Create a connected app and return its credentials, the secret in clear this once.
 
@@ -102,6 +116,15 @@ def application_create(
         if errors:
             raise ValidationError(errors) from None
     application.save()
+    audit_record(
+        kind=AuditEvent.Kind.APP_CREATED
+        if registration_source == Application.RegistrationSource.MANUAL
+        else AuditEvent.Kind.APP_REGISTERED,
+        user=actor,
+        application=application,
+        request=request,
+        source=registration_source,
+    )
     return IssuedCredentials(application=application, client_secret=secret)
 
 
@@ -183,36 +206,80 @@ def application_add_gpt_action_callback(*, application: Application, callback_ur
 
 
 @transaction.atomic
-def application_rotate_secret(*, application: Application) -> IssuedCredentials:
+def application_rotate_secret(*, application: Application, actor=None, request=None) -> IssuedCredentials:
     """Give a confidential app a new secret; the old one stops working at once."""
     if application.is_public:
         raise ValidationError("A public client has no secret to rotate.")
     secret = generate_client_secret()
     application.client_secret = secret
     application.save(update_fields=["client_secret", "updated"])
+    audit_record(
+        kind=AuditEvent.Kind.APP_CHANGED,
+        user=actor,
+        application=application,
+        request=request,
+        changed=["secret rotated"],
+    )
     return IssuedCredentials(application=application, client_secret=secret)
 
 
 @transaction.atomic
-def application_revoke_tokens(*, application: Application, user=None) -> int:
+def application_record_change(*, application: Application, changed: list[str], actor=None, request=None) -> None:
+    """Audit an edit made in the admin: which fields changed, never their values.
+
+    Turning `is_enabled` off is also recorded as the app being disabled.
+    """
+    audit_record(
+        kind=AuditEvent.Kind.APP_CHANGED, user=actor, application=application, request=request, changed=changed
+    )
+    if "is_enabled" in changed and not application.is_enabled:
+        audit_record(kind=AuditEvent.Kind.APP_DISABLED, user=actor, application=application, request=request)
+
+
+@transaction.atomic
+def application_disable(*, application: Application, actor=None, request=None) -> bool:
+    """Disable an app: it can no longer start an authorization or get tokens.
+
+    Its tokens stay until revoked (DOT refuses them: Application.is_usable).
+    Returns False when it was disabled already.
+    """
+    if not Application.objects.filter(pk=application.pk, is_enabled=True).update(is_enabled=False):
+        return False
+    application.is_enabled = False
+    audit_record(kind=AuditEvent.Kind.APP_DISABLED, user=actor, application=application, request=request)
+    return True
+
+
+@transaction.atomic
+def application_revoke_tokens(
+    *, application: Application, user=None, actor=None, request=None, reason: str = ""
+) -> int:
     """Revoke every access and refresh token of an app (for one person, if given).
 
     Returns how many access tokens were ended. Refresh tokens are revoked,
     not deleted, so that a later reuse is still recognised (RFC 9700 §4.14.2).
+    The audit event names `actor` (who asked), else the person.
     """
-    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-
     access_tokens = get_access_token_model().objects.filter(application=application)
     refresh_tokens = get_refresh_token_model().objects.filter(application=application, revoked__isnull=True)
     if user is not None:
         access_tokens = access_tokens.filter(user=user)
         refresh_tokens = refresh_tokens.filter(user=user)
+    # Counted first: revoking a refresh token also ends its access token.
+    count = access_tokens.count()
     for refresh_token in refresh_tokens.select_related("access_token"):
         refresh_token.revoke()
-    count = 0
     for access_token in access_tokens:
         access_token.revoke()
-        count += 1
+    audit_record(
+        kind=AuditEvent.Kind.TOKEN_REVOKED,
+        user=actor or user,
+        application=application,
+        request=request,
+        count=count,
+        everyone=user is None,
+        reason=reason,
+    )
     return count
 
 
@@ -239,3 +306,141 @@ def self_registered_applications_prune(*, unused_days: int) -> int:
     count = unused.count()
     unused.delete()
     return count
+
+
+# --- People's consents (the "Connected apps" of /account) ----------------------
+
+# How often, at most, a consent's last_used_at is written for one person and app.
+CONSENT_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _scopes_in_order(scopes: set[str]) -> str:
+    known = list(settings.OAUTH2_PROVIDER["SCOPES"])
+    return " ".join(sorted(scopes, key=lambda scope: (known.index(scope) if scope in known else len(known), scope)))
+
+
+@transaction.atomic
+def consent_record(*, user, application: Application, scopes: list[str]) -> Consent:
+    """Remember that the person let the app act for them with these scopes.
+
+    Called whenever an authorization code is issued: after the consent page,
+    and when consent was remembered or skipped (first-party apps). The scopes
+    add up while the consent lives: the tokens of earlier grants still work.
+    """
+    now = timezone.now()
+    # get_or_create gets the row another request made in between, by the unique constraint.
+    consent, created = Consent.objects.get_or_create(
+        user=user,
+        application=application,
+        defaults={"scope": _scopes_in_order(set(scopes)), "first_allowed_at": now, "last_used_at": now},
+    )
+    if not created:
+        consent.scope = _scopes_in_order(set(consent.scopes) | set(scopes))
+        consent.last_used_at = now
+        consent.save(update_fields=["scope", "last_used_at"])
+    return consent
+
+
+def consent_mark_used(*, user_id: int, application_id: int) -> None:
+    """Note that the app got or used a token for the person.
+
+    On the hot path of every API call, so cheap: at most one UPDATE per
+    person and app per minute in each process (the cache says whether this
+    minute's is done), and none when the row is already that fresh.
+    """
+    if not cache.add(f"idp:consent-used:{user_id}:{application_id}", True, CONSENT_LAST_USED_RESOLUTION.seconds):
+        return
+    now = timezone.now()
+    Consent.objects.filter(
+        user_id=user_id, application_id=application_id, last_used_at__lt=now - CONSENT_LAST_USED_RESOLUTION
+    ).update(last_used_at=now)
+
+
+@transaction.atomic
+def consent_revoke(*, consent: Consent, request=None) -> int:
+    """The person's Revoke button: end every token of the app for them and forget the consent.
+
+    Pending authorization codes are deleted too, so none can be exchanged
+    afterwards. With no live access token left, DOT shows the consent page
+    again at the app's next request (REQUEST_APPROVAL_PROMPT "auto").
+    Returns how many access tokens were ended.
+    """
+    user, application = consent.user, consent.application
+    count = application_revoke_tokens(
+        application=application, user=user, request=request, reason="The person revoked the app on their account page."
+    )
+    get_grant_model().objects.filter(user=user, application=application).delete()
+    get_id_token_model().objects.filter(user=user, application=application).delete()
+    Consent.objects.filter(pk=consent.pk).delete()
+    return count
+
+
+# --- Audit log -------------------------------------------------------------------
+
+# Details are short plain facts. A key that names a credential is dropped
+# whatever its value, as a net under the callers' own care.
+_SECRET_KEY_PARTS = ("password", "secret", "token", "code", "verifier", "credential", "assertion", "cookie", "key")
+_DETAIL_TEXT_LIMIT = 200
+USER_AGENT_LIMIT = 300
+
+
+def _detail_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list | tuple | set):
+        return [_detail_value(item) for item in list(value)[:20]]
+    return str(value)[:_DETAIL_TEXT_LIMIT]
+
+
+def _client_of(request) -> tuple[str | None, str]:
+    """The address and user agent of a Django request, or of the oauthlib
+    request DOT builds from one (whose headers are the request's META)."""
+    if request is None:
+        return None, ""
+    meta = getattr(request, "META", None)
+    if meta is None:
+        meta = getattr(request, "headers", None) or {}
+    address = meta.get("REMOTE_ADDR") or None
+    try:
+        address = str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        address = None
+    return address, str(meta.get("HTTP_USER_AGENT") or "")[:USER_AGENT_LIMIT]
+
+
+def audit_record(
+    *, kind: str, user=None, application: Application | None = None, request=None, **details
+) -> AuditEvent:
+    """Store a security event with who, which app, from where (address, user agent) and short details.
+
+    Never give it a password, secret, code or token: a detail whose key
+    names one is dropped anyway. `request` is a Django request or DOT's
+    oauthlib request; no proxy header is trusted for the address.
+    """
+    address, user_agent = _client_of(request)
+    if user is not None and not getattr(user, "pk", None):
+        user = None  # AnonymousUser, or a user not saved
+    clean = {
+        key: _detail_value(value)
+        for key, value in details.items()
+        if not any(part in key.lower() for part in _SECRET_KEY_PARTS)
+    }
+    return AuditEvent.objects.create(
+        kind=kind,
+        user=user,
+        user_label=(user.email if user is not None else "")[:254],
+        application=application if application is not None and application.pk else None,
+        application_label=(f"{application.name} ({application.client_id})" if application is not None else "")[:255],
+        ip_address=address,
+        user_agent=user_agent,
+        details=clean,
+    )
+
+
+def audit_prune(*, older_than_days: int) -> int:
+    """Delete the audit events older than `older_than_days` days; returns how many went."""
+    if isinstance(older_than_days, bool) or not isinstance(older_than_days, int) or older_than_days < 1:
+        raise ValidationError(f"Keep audit events at least 1 day; got {older_than_days!r}.")
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = AuditEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -24,10 +24,11 @@ from oauth2_provider.scopes import get_scopes_backend
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
-from idp.models import Application
+from idp.models import Application, AuditEvent
 from idp.oauth2_server import GRANT_TYPES, RESPONSE_TYPES
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 from idp.resources import refuse_unserved_resources
+from idp.services import audit_record
 from idp.validators import validate_redirect_uri
 
 
@@ -88,6 +89,21 @@ class ConsentView(dot.AuthorizationView):
             if application.registration_source == Application.RegistrationSource.CIMD:
                 context["client_id_host"] = urlsplit(application.client_id).hostname
         return context
+
+    def form_valid(self, form):
+        """The person's answer on the consent page, recorded once it has been
+        sent back to the app (a refused request records nothing)."""
+        response = super().form_valid(form)
+        if response.status_code in (HTTPStatus.FOUND, HTTPStatus.SEE_OTHER):
+            allowed = bool(form.cleaned_data.get("allow"))
+            audit_record(
+                kind=AuditEvent.Kind.CONSENT_GIVEN if allowed else AuditEvent.Kind.CONSENT_DENIED,
+                user=self.request.user,
+                application=Application.objects.filter(client_id=form.cleaned_data.get("client_id")).first(),
+                request=self.request,
+                scope=form.cleaned_data.get("scope") or "",
+            )
+        return response
 
     def redirect(self, redirect_to, application):
         response = super().redirect(_with_iss(redirect_to), application)
@@ -307,6 +323,12 @@ class ClientRegistrationView(dot.DynamicClientRegistrationView):
             if "client_secret" in data:
                 data["client_secret_expires_at"] = 0
             response = JsonResponse(data, status=HTTPStatus.CREATED)
+            audit_record(
+                kind=AuditEvent.Kind.APP_REGISTERED,
+                application=Application.objects.filter(client_id=data.get("client_id")).first(),
+                request=request,
+                source=Application.RegistrationSource.DCR,
+            )
         response["Cache-Control"] = "no-store"
         return response
 

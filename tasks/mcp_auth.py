@@ -16,7 +16,8 @@ from django.db import close_old_connections, connections
 from django.urls import reverse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idp.selectors import access_token_check
+from idp.selectors import BearerCheck, access_token_check
+from idp.services import consent_mark_used
 
 PRINCIPAL = "taskgate.principal"
 """The ASGI scope key of the Principal of an authorized request, read by the tools."""
@@ -103,6 +104,15 @@ async def _send_json(send: Send, status: int, body: dict, challenge: str) -> Non
     await send({"type": "http.response.body", "body": content})
 
 
+def _check_and_note_use(raw_token: str) -> BearerCheck:
+    """The token check, and a valid token's use noted for the person's Connected apps
+    (at most one write a minute: idp.services.consent_mark_used), in one trip to a thread."""
+    check = access_token_check(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
+    if check.token is not None:
+        consent_mark_used(user_id=check.token.user_id, application_id=check.token.application_id)
+    return check
+
+
 def _bearer_token(scope: Scope) -> str | None:
     """RFC 6750 §2.1: the Authorization header is the only place we read a token from."""
     for name, value in scope["headers"]:
@@ -165,7 +175,7 @@ class BearerAuth:
                 unauthorized_challenge(problem),
             )
             return
-        check = await sync_to_async(access_token_check)(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
+        check = await sync_to_async(_check_and_note_use)(raw_token)
         if check.token is None:
             await _send_json(
                 send,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,77 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+# --- Pages a person sees: offline, screenshots at two widths, axe-core ----------------
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+AXE_SCRIPT = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.x A and AA rules and axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def stay_offline(page, site_url: str, *, client_redirect_uri: str | None = None, arrived: list | None = None) -> None:
+    """Route every request off `site_url` to an error, so that a page using a CDN fails the test;
+    the client's redirect URI, when given, gets a stub page and is noted in `arrived`."""
+
+    def route(route):
+        url = route.request.url
+        if client_redirect_uri and url.startswith(client_redirect_uri):
+            if arrived is not None:
+                arrived.append(url)
+            route.fulfill(status=200, content_type="text/plain", body="the client")
+        elif url.startswith(site_url):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", route)
+
+
+def axe_violations(page) -> list[dict]:
+    """Run axe-core on the page as it is; return the serious and critical violations.
+
+    axe is evaluated through the DevTools protocol (page.evaluate), not added
+    as a <script>: the site's CSP (script-src 'self' + nonce) would block an
+    injected script tag, and this way the CSP stays on for the whole test, so
+    a page that needs an inline script still fails.
+    """
+    if not AXE_SCRIPT.is_file():
+        pytest.fail("axe-core is not installed: run `make install` (npm ci installs node_modules/axe-core).")
+    page.evaluate(AXE_SCRIPT.read_text())
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "nodes": [node["target"] for node in violation["nodes"]][:5],
+        }
+        for violation in results["violations"]
+        if violation["impact"] in BLOCKING_IMPACTS
+    ]
+
+
+def check_page(page, artifacts_dir: Path, name: str) -> None:
+    """At a phone's and a desktop's width: a full-page screenshot saved as a test
+    artifact, no serious or critical axe-core violation, and nothing wider than the
+    screen (readable on a phone without scrolling sideways)."""
+    original = page.viewport_size
+    problems = []
+    for viewport, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        page.screenshot(path=artifacts_dir / f"{name}-{viewport}.png", full_page=True)
+        violations = axe_violations(page)
+        if violations:
+            problems.append(f"{viewport}: {violations}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 0:
+            problems.append(f"{viewport}: the page is {overflow}px wider than the screen")
+    if original:
+        page.set_viewport_size(original)
+    assert not problems, f"{name} ({page.url}):\n" + "\n".join(problems)

@@ -52,6 +52,16 @@ def public_application(db):
 
 
 @pytest.fixture
+def admin_client(client, db):
+    """Replaces pytest-django's fixture of that name, which does not fit our user model."""
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
 def logged_in_client(client, user):
     client.force_login(user)
     return client

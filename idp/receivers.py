@@ -1,0 +1,69 @@
+"""Audit events of things done outside our own code: Django's login, DOT's token endpoint.
+
+Connected in IdpConfig.ready(). Each receiver only records; no rule lives here.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.dispatch import receiver
+from oauth2_provider.signals import app_authorized
+
+from idp.models import AuditEvent
+from idp.services import audit_record, consent_mark_used
+
+# Which way in a login came, by the authentication backend Django names on the user.
+_LOGIN_METHODS = {
+    "django.contrib.auth.backends.ModelBackend": "password",
+    "accounts.upstream.UpstreamOIDCBackend": "upstream",
+}
+
+
+@receiver(user_logged_in, dispatch_uid="idp.audit.login_succeeded")
+def record_login(sender, request, user, **kwargs) -> None:
+    audit_record(
+        kind=AuditEvent.Kind.LOGIN_SUCCEEDED,
+        user=user,
+        request=request,
+        method=_LOGIN_METHODS.get(getattr(user, "backend", ""), "other"),
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="idp.audit.login_failed")
+def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
+    """`credentials` holds what was typed, the password included (Django masks
+    it, but other backends' keyword arguments, such as an upstream's nonce,
+    are not): only the email is kept, and only when it is an email address,
+    so that a password typed into the wrong field is never stored."""
+    email = credentials.get("username") if isinstance(credentials.get("username"), str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        email = ""
+    user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    audit_record(
+        kind=AuditEvent.Kind.LOGIN_FAILED,
+        user=user,
+        request=request,
+        email=email.lower()[:254],
+        method="password" if "username" in credentials else "other",
+    )
+
+
+@receiver(app_authorized, dispatch_uid="idp.audit.token_issued")
+def record_token_issued(sender, request, token, **kwargs) -> None:
+    """DOT's token endpoint issued an access token (a code exchanged, or a refresh)."""
+    audit_record(
+        kind=AuditEvent.Kind.TOKEN_ISSUED,
+        user=token.user,
+        application=token.application,
+        request=request,
+        grant_type=request.POST.get("grant_type", ""),
+        scope=token.scope,
+        resource=list(token.resource or []),
+    )
+    if token.user_id:
+        consent_mark_used(user_id=token.user_id, application_id=token.application_id)
