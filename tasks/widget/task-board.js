@@ -90,18 +90,20 @@
 
   async function callTool(name, args) {
     const result = await request("tools/call", { name, arguments: args });
-    if (result && result.isError) {
-      const text = (result.content || []).filter((c) => c.type === "text").map((c) => c.text).join(" ");
-      throw new Error(text || name + " failed.");
-    }
+    if (result && result.isError) throw new Error(errorText(result) || name + " failed.");
     return result || {};
+  }
+
+  function errorText(result) {
+    const text = (result.content || []).filter((c) => c.type === "text").map((c) => c.text).join(" ");
+    // The SDK's prefix speaks to developers; the person needs the reason.
+    return text.replace(/^Error executing tool [\w-]+: /, "");
   }
 
   function showToolResult(result) {
     if (!result) return;
     if (result.isError) {
-      const text = (result.content || []).filter((c) => c.type === "text").map((c) => c.text).join(" ");
-      showError(text || "The tool failed.");
+      showError(errorText(result) || "The tool failed.");
       if (state.tasks === null) setTasks([]);
       return;
     }
@@ -274,8 +276,9 @@
       line.className = "meta";
       line.id = "meta-" + task.id;
       meta.forEach(([text, className], index) => {
+        if (index) line.append(" · ");
         const part = document.createElement("span");
-        part.textContent = (index ? " · " : "") + text;
+        part.textContent = text;
         if (className) part.className = className;
         line.append(part);
       });
@@ -305,8 +308,7 @@
     }
   }
 
-  $("add-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function add() {
     clearError();
     const input = $("new-title");
     const title = input.value.trim();
@@ -315,7 +317,8 @@
       input.focus();
       return;
     }
-    const button = event.target.querySelector("button[type=submit]");
+    const button = $("add");
+    if (button.disabled) return; // one at a time
     button.disabled = true;
     try {
       const result = await callTool("create_task", { title });
@@ -328,6 +331,14 @@
     } finally {
       button.disabled = false;
       input.focus();
+    }
+  }
+
+  $("add").addEventListener("click", add);
+  $("new-title").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      add();
     }
   });
 
