@@ -7,12 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIGNING_KEY := .dev/oidc-signing-key.pem
 
-.PHONY: help run install test lint format check-deploy bench clean
+.PHONY: help run install test test-tools lint format check-deploy bench clean
 
 help:
 	@echo "make run    set up and serve http://$(HOST):$(PORT) with SQLite and demo data"
 	@echo "make test   ruff, then the whole test suite"
 	@echo "make lint   ruff check and ruff format --check"
+	@echo "make test-tools  the Node tools of the task board's browser tests (Node 20 and npm)"
 	@echo "make format ruff format and fix"
 
 # uv comes from pip when it is missing; it then installs Python packages from uv.lock.
@@ -47,8 +48,26 @@ format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint
+# Node serves nothing: the task board (tasks/widget/) is inlined by Python. Its
+# browser tests need the official MCP Apps AppBridge (bundled for the test host
+# page) and axe-core, from package-lock.json. Without npm those tests fail
+# saying so, and the rest of the suite runs.
+NODE_TOOLS := node_modules/.package-lock.json
+
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.build/app-bridge.js: $(NODE_TOOLS) tests/e2e/widget_host/bridge-entry.js
+	@mkdir -p .build
+	npx --no-install esbuild tests/e2e/widget_host/bridge-entry.js --bundle --format=iife --minify --log-level=warning --outfile=$@
+
+test-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory .build/app-bridge.js; \
+	else echo "No npm here: the task board's browser tests will fail (they need Node 20 and npm)."; fi
+
+test: lint test-tools
 	$(RUN) pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf .venv staticfiles .pytest_cache .ruff_cache test-artifacts
+	rm -rf .venv staticfiles .pytest_cache .ruff_cache test-artifacts node_modules .build
