@@ -80,6 +80,7 @@
     listArguments: null, // the filters of the list_tasks call the board shows
     host: { capabilities: {}, context: {} },
     changes: [], // what the person did here, for the model (ui/update-model-context)
+    doneOpen: false, // whether the person unfolded the done tasks
   };
 
   const $ = (id) => document.getElementById(id);
@@ -216,6 +217,10 @@
       if (status === "done" && !fullscreen) {
         // Done tasks fold away, to keep the open ones in view without a scroll area.
         const details = document.createElement("details");
+        details.open = state.doneOpen;
+        details.addEventListener("toggle", () => {
+          state.doneOpen = details.open;
+        });
         const summary = document.createElement("summary");
         summary.id = title.id;
         summary.textContent = heading + " (" + inGroup.length + ")";
@@ -299,11 +304,17 @@
         ? await callTool("complete_task", { task_id: task.id })
         : await callTool("update_task", { task_id: task.id, status: "todo" });
       mergeTask(result.structuredContent);
+      // The list is drawn again: keep the keyboard where it was (the task may be folded into Done).
+      const again = $(box.id);
+      if (again) again.focus();
+      const fold = document.querySelector("details > summary");
+      if (document.activeElement !== again && fold) fold.focus();
       say((done ? "Marked done: " : "Reopened: ") + task.title);
       tellTheModel((done ? "Marked done" : "Reopened") + " “" + task.title + "” (id " + task.id + ")");
     } catch (error) {
       box.checked = !done;
       box.disabled = false;
+      box.focus();
       showError("Could not change “" + task.title + "”: " + error.message);
     }
   }

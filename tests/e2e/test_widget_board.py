@@ -72,7 +72,8 @@ class LiveMcp:
     def rpc(self, method: str, params: dict) -> dict:
         message = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params}
         response = requests.post(self.url, json=message, headers=self.headers, timeout=10)
-        assert response.status_code == HTTPStatus.OK, response.text
+        # A missing scope is a 403 whose body is the tool's error result: a host hands it on.
+        assert response.status_code in {HTTPStatus.OK, HTTPStatus.FORBIDDEN}, response.text
         return response.json()["result"]
 
     def call_tool(self, name: str, arguments: dict) -> dict:
@@ -93,14 +94,17 @@ def tasks_of_user(user):
 
 
 @pytest.fixture
-def host_page(browser, live_server, user, application):
+def scope():
+    return "tasks:read tasks:write"
+
+
+@pytest.fixture
+def host_page(browser, live_server, user, application, scope):
     """A function that opens the host page with the board mounted and showing list_tasks.
 
     It returns (page, board frame locator, board frame, requests sent outside the host, ms to the rendered list).
     """
-    token, _ = issue_access_token(
-        user=user, application=application, scope="tasks:read tasks:write", resource=[f"{live_server.url}/mcp"]
-    )
+    token, _ = issue_access_token(user=user, application=application, scope=scope, resource=[f"{live_server.url}/mcp"])
     mcp = LiveMcp(live_server.url, token)
     files = {path: (built_by_make(file), kind) for path, (file, kind) in HOST_FILES.items()}
     contexts = []
@@ -233,3 +237,41 @@ def test_the_board_looks_right_and_axe_finds_no_serious_violation(
     serious = [violation for violation in violations if violation["impact"] in {"serious", "critical"}]
     assert serious == []
     assert outside == []
+
+
+@pytest.mark.parametrize("scope", ["tasks:read"])
+def test_a_missing_scope_is_said_in_the_board_and_nothing_changes(host_page, tasks_of_user, scope):
+    page, board, frame, outside, _ = host_page()
+
+    board.get_by_role("checkbox", name="Water the plants").check()
+
+    alert = board.get_by_role("alert")
+    alert.wait_for()
+    assert "This needs the tasks:write scope, which you have not allowed this app." in alert.inner_text()
+    assert not board.get_by_role("checkbox", name="Water the plants").is_checked()
+    assert Task.objects.get(pk=tasks_of_user["plants"].pk).status == "todo"
+    assert page.evaluate("host.log.modelContext") == []
+
+
+def test_the_board_works_from_the_keyboard_with_a_visible_focus(host_page, tasks_of_user):
+    page, board, frame, outside, _ = host_page()
+    frame.focus("#new-title")
+
+    frame.page.keyboard.type("Call the plumber")
+    frame.page.keyboard.press("Enter")
+    board.get_by_role("checkbox", name="Call the plumber").wait_for()
+    assert Task.objects.filter(title="Call the plumber").exists()
+
+    # Tab to the first task's checkbox, tick it with the space bar.
+    for _ in range(10):
+        frame.page.keyboard.press("Tab")
+        if frame.evaluate("document.activeElement.type") == "checkbox":
+            break
+    focused = frame.evaluate("document.activeElement.labels[0].textContent")
+    outline = frame.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in {"none", ""}
+    frame.page.keyboard.press("Space")
+    board.get_by_role("status").filter(has_text=f"Marked done: {focused}").wait_for()
+    assert Task.objects.get(title=focused).status == "done"
+    # The done task folded away: the keyboard lands on the fold, not at the top of the page.
+    assert frame.evaluate("document.activeElement.tagName") == "SUMMARY"
