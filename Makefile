@@ -21,8 +21,9 @@ help:
 	$(UV) sync --frozen
 	@touch $@
 
-# axe-core, which the browser tests inject into pages, from the npm registry at
-# the version in package-lock.json (node_modules/ is git-ignored).
+# Test tools from the npm registry at the versions in package-lock.json
+# (node_modules/ is git-ignored): axe-core, which the browser tests inject into
+# pages, and the MCP Apps AppBridge with esbuild for the task board's tests.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -54,8 +55,14 @@ format: .venv/.installed
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint node_modules/.installed
+# The test host page of the task board's browser tests bundles the official
+# MCP Apps AppBridge; Node serves nothing (tasks/widget/ is inlined by Python).
+.build/app-bridge.js: node_modules/.installed tests/e2e/widget_host/bridge-entry.js
+	@mkdir -p .build
+	npx --no-install esbuild tests/e2e/widget_host/bridge-entry.js --bundle --format=iife --minify --log-level=warning --outfile=$@
+
+test: lint .build/app-bridge.js
 	$(RUN) pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf .venv node_modules staticfiles .pytest_cache .ruff_cache test-artifacts
+	rm -rf .venv node_modules .build staticfiles .pytest_cache .ruff_cache test-artifacts

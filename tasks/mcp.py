@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from mcp.server.apps import Apps, ResourceCsp
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
@@ -25,23 +26,25 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp
 
 from tasks import selectors, services
+from tasks.board import TASK_BOARD_URI, task_board_html
 from tasks.mcp_auth import PRINCIPAL, BearerAuth, Principal, insufficient_scope_tool_error
 from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
 
 READ = "tasks:read"
 WRITE = "tasks:write"
 
-server = MCPServer(
-    name="taskgate",
-    title="Taskgate",
-    instructions=(
-        "Taskgate keeps the user's tasks. List them (filter by status, due date or words), read one, create, "
-        "change, complete or delete them. Times carry a time zone offset. Deleting cannot be undone: to close a "
-        "task, complete it."
-    ),
-    # Nothing is pushed to clients, and stateless workers share no subscriptions.
-    subscriptions=False,
-)
+apps = Apps()
+"""The MCP Apps extension (io.modelcontextprotocol/ui): the task board and the tools bound to it.
+
+Registered whatever the client: a stateless server never sees the client's
+capabilities, and hosts without widgets ignore `_meta.ui` and read the text.
+"""
+
+BOARD_TOOL_VISIBILITY = ["model", "app"]
+"""The board's tools stay the model's tools too: the board calls the same ones (MCP Apps `_meta.ui.visibility`)."""
+
+_model_only_tools: list[tuple[Callable, dict[str, Any]]] = []
+"""Tools without the board, registered on the server once it exists (below the tools)."""
 
 TOOL_SCOPES: dict[str, str] = {}
 """The scope each tool needs; tasks.mcp_auth checks it before the tool runs."""
@@ -72,31 +75,36 @@ async def check_tool_call(ctx, call_next):
     return await call_next(ctx)
 
 
-server.middleware.append(check_tool_call)
-
-
-def task_tool(name: str, *, title: str, scope: str, read_only: bool, destructive: bool, idempotent: bool):
+def task_tool(
+    name: str, *, title: str, scope: str, read_only: bool, destructive: bool, idempotent: bool, board: bool = False
+):
     """Register a tool with its annotations and the scope it needs.
 
     `_meta.securitySchemes` tells ChatGPT Apps (and any client that reads it)
-    that the tool needs an OAuth token with that scope.
+    that the tool needs an OAuth token with that scope. With `board`, the
+    tool's result is shown in the task board (`_meta.ui.resourceUri`) and the
+    board may call it (`_meta.ui.visibility`), through the SDK's Apps helper.
     """
 
     def register(function: Callable) -> Callable:
         TOOL_SCOPES[name] = scope
         TOOL_ARGUMENTS[name] = [argument for argument in inspect.signature(function).parameters if argument != "ctx"]
-        server.tool(
-            name=name,
-            title=title,
-            annotations=ToolAnnotations(
+        options = {
+            "name": name,
+            "title": title,
+            "annotations": ToolAnnotations(
                 title=title,
                 read_only_hint=read_only,
                 destructive_hint=destructive,
                 idempotent_hint=idempotent,
                 open_world_hint=False,
             ),
-            meta={"securitySchemes": [{"type": "oauth2", "scopes": [scope]}]},
-        )(function)
+            "meta": {"securitySchemes": [{"type": "oauth2", "scopes": [scope]}]},
+        }
+        if board:
+            apps.tool(resource_uri=TASK_BOARD_URI, visibility=BOARD_TOOL_VISIBILITY, **options)(function)
+        else:
+            _model_only_tools.append((function, options))
         return function
 
     return register
@@ -207,7 +215,7 @@ PRIORITY = "low, normal or high."
 DUE_AT = "When it is due, ISO 8601 with a time zone offset, e.g. 2026-05-01T17:00:00+02:00."
 
 
-@task_tool("list_tasks", title="List tasks", scope=READ, read_only=True, destructive=False, idempotent=True)
+@task_tool("list_tasks", title="List tasks", scope=READ, read_only=True, destructive=False, idempotent=True, board=True)
 async def list_tasks(
     ctx: Context,
     status: Annotated[
@@ -255,7 +263,9 @@ async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, T
     return _result(task, task.line())
 
 
-@task_tool("create_task", title="Create a task", scope=WRITE, read_only=False, destructive=False, idempotent=False)
+@task_tool(
+    "create_task", title="Create a task", scope=WRITE, read_only=False, destructive=False, idempotent=False, board=True
+)
 async def create_task(
     ctx: Context,
     title: Annotated[str, Field(max_length=TITLE_MAX_LENGTH, description=TITLE)],
@@ -288,7 +298,9 @@ async def create_task(
     return _result(out, ("Created " if created else "Already created with this key: ") + out.line())
 
 
-@task_tool("update_task", title="Change a task", scope=WRITE, read_only=False, destructive=False, idempotent=True)
+@task_tool(
+    "update_task", title="Change a task", scope=WRITE, read_only=False, destructive=False, idempotent=True, board=True
+)
 async def update_task(
     ctx: Context,
     task_id: TaskId,
@@ -325,7 +337,15 @@ async def update_task(
     return _result(out, "Updated " + out.line())
 
 
-@task_tool("complete_task", title="Complete a task", scope=WRITE, read_only=False, destructive=False, idempotent=True)
+@task_tool(
+    "complete_task",
+    title="Complete a task",
+    scope=WRITE,
+    read_only=False,
+    destructive=False,
+    idempotent=True,
+    board=True,
+)
 async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Mark a task as done. Completing a done task changes nothing."""
     principal = _principal(ctx)
@@ -341,6 +361,40 @@ async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult
     principal = _principal(ctx)
     await _call(lambda: services.task_delete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
     return _result(DeletedOut(id=task_id, deleted=True), f"Deleted task {task_id}.")
+
+
+# --- The task board (MCP Apps) and the server ------------------------------------------
+
+apps.add_html_resource(
+    TASK_BOARD_URI,
+    task_board_html(),
+    name="task-board",
+    title="Task board",
+    description="The user's tasks grouped by status, to complete or add tasks in the conversation.",
+    # The board fetches nothing: all it shows comes over the host's bridge, and
+    # its tool calls travel over the host's own connection. Saying so
+    # explicitly gives it the strictest policy a host offers.
+    csp=ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[]),
+    # A list of cards with no frame of its own: the host's border sets it off from the chat.
+    prefers_border=True,
+)
+
+server = MCPServer(
+    name="taskgate",
+    title="Taskgate",
+    instructions=(
+        "Taskgate keeps the user's tasks. List them (filter by status, due date or words), read one, create, "
+        "change, complete or delete them. Times carry a time zone offset. Deleting cannot be undone: to close a "
+        "task, complete it."
+    ),
+    # Nothing is pushed to clients, and stateless workers share no subscriptions.
+    subscriptions=False,
+    # Extensions are read once, here: every tool bound to the board is registered above.
+    extensions=[apps],
+)
+for function, options in _model_only_tools:
+    server.tool(**options)(function)
+server.middleware.append(check_tool_call)
 
 
 def transport_security() -> TransportSecuritySettings:
