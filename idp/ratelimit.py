@@ -1,0 +1,60 @@
+"""Fixed-window rate limits kept in Django's cache (settings.CACHES).
+
+With the default per-process cache each worker counts on its own; set
+CACHE_URL to a shared cache so that the limit holds across workers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from django.core.cache import cache
+from django.http import HttpRequest, JsonResponse
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` attempts per `seconds`, counted per key (such as a client address)."""
+
+    name: str
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, name: str, rate: str) -> RateLimit:
+        """`20/h` is 20 attempts an hour; the period is one of s, m, h, d."""
+        count, _, period = rate.partition("/")
+        return cls(name=name, count=int(count), seconds=PERIODS[period])
+
+    def hit(self, key: str) -> int | None:
+        """Count one attempt; return the seconds to wait when it is over the limit, else None."""
+        now = time.time()
+        window = int(now // self.seconds)
+        cache_key = f"ratelimit:{self.name}:{window}:{key}"
+        cache.add(cache_key, 0, timeout=self.seconds)
+        try:
+            attempts = cache.incr(cache_key)
+        except ValueError:  # the window's counter expired between add and incr
+            cache.set(cache_key, 1, timeout=self.seconds)
+            attempts = 1
+        if attempts <= self.count:
+            return None
+        return max(1, int((window + 1) * self.seconds - now))
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address a request came from, as the server saw it (no proxy headers are trusted)."""
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def too_many_requests(retry_after: int, description: str) -> JsonResponse:
+    """RFC 6585 §4: 429 with Retry-After, as a JSON error body."""
+    return JsonResponse(
+        {"error": "too_many_requests", "error_description": description},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
+    )
