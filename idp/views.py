@@ -23,6 +23,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.models import Application
+from idp.ratelimit import RateLimit, client_address, too_many_requests
 
 
 def _with_iss(url: str) -> str:
@@ -104,10 +105,44 @@ class TokenView(dot.TokenView):
     DOT sends device-code requests past oauthlib to a view of its own; we
     serve no devices, so they go through oauthlib like any other grant and
     get its JSON `unsupported_grant_type` (RFC 6749 §5.2).
+
+    Failed client authentications (`invalid_client`) are limited per
+    client_id and per address (IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT): once over,
+    every request of that client or address is answered 429 with Retry-After
+    (RFC 6585 §4) until the window ends, so a client secret cannot be guessed
+    at speed (RFC 6819 §5.1.4.2.3).
     """
 
     def post(self, request, *args, **kwargs):
-        return self.authorization_flow_token_response(request)
+        limit = RateLimit.parse("token-auth-failure", settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT)
+        keys = _limit_keys(request)
+        waits = [wait for key in keys if (wait := limit.exceeded(key)) is not None]
+        if waits:
+            wait = max(waits)
+            return too_many_requests(wait, f"Too many failed client authentications; retry in {wait} s.")
+        response = self.authorization_flow_token_response(request)
+        if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
+            for key in keys:
+                limit.hit(key)
+        return response
+
+
+def _limit_keys(request: HttpRequest) -> list[str]:
+    """What a limit counts by: the address, and the client_id the request names (if any)."""
+    keys = [f"address:{client_address(request)}"]
+    client_id = _request_client_id(request)
+    if client_id:
+        keys.append(f"client:{client_id}")
+    return keys
+
+
+def _oauth_error(response) -> str | None:
+    if response.get("Content-Type", "").startswith("application/json"):
+        try:
+            return json.loads(response.content).get("error")
+        except (ValueError, AttributeError):
+            return None
+    return None
 
 
 def _metadata(view_class: type[View], request: HttpRequest) -> dict:
@@ -179,11 +214,19 @@ class IntrospectView(dot.IntrospectTokenView):
     A client may introspect its own tokens; a resource server with a token
     of the `introspection` scope may introspect any. Unauthenticated callers
     get a JSON `invalid_client` (RFC 6749 §5.2), where DOT answers an HTML 403.
+    Requests are limited per caller and per address
+    (IDP_INTROSPECTION_RATE_LIMIT): 429 with Retry-After over it.
     """
 
     http_method_names = ["post", "options"]
 
     def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST":
+            limit = RateLimit.parse("introspection", settings.IDP_INTROSPECTION_RATE_LIMIT)
+            waits = [wait for key in _limit_keys(request) if (wait := limit.hit(key)) is not None]
+            if waits:
+                wait = max(waits)
+                return too_many_requests(wait, f"Too many introspection requests; retry in {wait} s.")
         if request.method == "POST" and not request.headers.get("Authorization") and not request.POST.get("client_id"):
             return _invalid_client()
         response = super().dispatch(request, *args, **kwargs)
