@@ -69,6 +69,20 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             )
         return challenge
 
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
+        """RFC 6749 §5.2: a redirect_uri that differs from the authorization request's is `invalid_grant`.
+
+        oauthlib answers `invalid_request` (MismatchingRedirectURIError).
+        """
+        if super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
+            return True
+        request = args[0] if args else kwargs.get("request")
+        if redirect_uri is None:
+            return False  # missing: oauthlib's invalid_request is right (RFC 6749 §4.1.3 "REQUIRED")
+        raise errors.InvalidGrantError(
+            description="redirect_uri differs from the one of the authorization request.", request=request
+        )
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
         if request.grant_type == "authorization_code":
