@@ -72,7 +72,8 @@ class LiveServer:
             try:
                 requests.get(f"{self.url}/.well-known/openid-configuration", timeout=1)
                 return self
-            except requests.ConnectionError:
+            # Several workers share the socket: a connection may wait for one that is still starting.
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"uvicorn did not answer on {self.url} within {timeout} s")
