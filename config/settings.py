@@ -370,6 +370,12 @@ for _name in ("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "IDP_INTROSPECTION_RATE_LIMIT
     if not re.fullmatch(r"[1-9][0-9]*/[smhd]", globals()[_name]):
         _fail(f"{_name} must look like 10/m (a count per s, m, h or d); got {globals()[_name]!r}.")
 
+# A refresh token presented again within this many seconds of its rotation
+# is taken for a client's concurrent retry: refused (invalid_grant) without
+# revoking its family. Later, reuse revokes the family (RFC 9700 §4.14.2).
+# 0: every reuse revokes the family, and concurrent retries log the client out.
+IDP_REFRESH_RETRY_SECONDS = env.int("IDP_REFRESH_RETRY_SECONDS", default=5)
+
 TASK_SCOPES = {
     "tasks:read": "See your tasks",
     "tasks:write": "Create, change, complete and delete your tasks",

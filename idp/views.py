@@ -23,6 +23,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.models import Application
+from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 
 
@@ -111,7 +112,18 @@ class TokenView(dot.TokenView):
     every request of that client or address is answered 429 with Retry-After
     (RFC 6585 §4) until the window ends, so a client secret cannot be guessed
     at speed (RFC 6819 §5.1.4.2.3).
+
+    The request's transaction is opened here rather than by ATOMIC_REQUESTS,
+    so that a refresh token's state can be read as the request arrives,
+    before it waits for a concurrent one (see
+    TaskgateOAuth2Validator.validate_refresh_token).
     """
+
+    # csrf_exempt again: DOT's is on the dispatch this overrides.
+    @method_decorator(csrf_exempt)
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
         limit = RateLimit.parse("token-auth-failure", settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT)
@@ -120,7 +132,11 @@ class TokenView(dot.TokenView):
         if waits:
             wait = max(waits)
             return too_many_requests(wait, f"Too many failed client authentications; retry in {wait} s.")
-        response = self.authorization_flow_token_response(request)
+        if request.POST.get("grant_type") == "refresh_token" and request.POST.get("refresh_token"):
+            active = refresh_token_is_active(request.POST["refresh_token"])
+            request.META[REFRESH_SEEN_ACTIVE] = "1" if active else "0"
+        with transaction.atomic():
+            response = self.authorization_flow_token_response(request)
         if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
             for key in keys:
                 limit.hit(key)

@@ -305,3 +305,28 @@ def test_logout_redirects_to_a_registered_post_logout_redirect_uri(logged_in_cli
     assert response.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
     if response.status_code == HTTPStatus.FOUND:
         assert response["Location"].startswith("https://client.example.com/goodbye")
+
+
+def test_a_refresh_token_presented_again_within_the_retry_window_is_refused_but_the_family_kept(
+    client, tokens, application
+):
+    """RFC 9700 §4.14.2 leaves room for this: a duplicate of one refresh, sent at once, is a client's
+    retry, not proof of theft. It is `invalid_grant`; the rotated pair stays valid (IDP_REFRESH_RETRY_SECONDS)."""
+    first = refresh(client, application, tokens["refresh_token"]).json()
+
+    retry = refresh(client, application, tokens["refresh_token"])
+    after = refresh(client, application, first["refresh_token"])
+
+    assert retry.status_code == HTTPStatus.BAD_REQUEST
+    assert retry.json()["error"] == "invalid_grant"
+    assert after.status_code == HTTPStatus.OK
+
+
+def test_with_no_retry_window_any_reuse_revokes_the_family(client, tokens, application, settings):
+    """RFC 9700 §4.14.2: "the authorization server ... revokes the active refresh token"."""
+    settings.IDP_REFRESH_RETRY_SECONDS = 0
+    first = refresh(client, application, tokens["refresh_token"]).json()
+
+    refresh(client, application, tokens["refresh_token"])
+
+    assert refresh(client, application, first["refresh_token"]).json()["error"] == "invalid_grant"
