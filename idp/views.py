@@ -60,6 +60,13 @@ class ConsentView(dot.AuthorizationView):
                 return self.error_response(error, application=None)
         return super().handle_no_permission()
 
+    def form_valid(self, form):
+        # DOT looks the posted client_id up with .get(): a consent form posted
+        # with an unknown one was a 500. RFC 6749 §4.1.2.1: an error page, no redirect.
+        if not Application.objects.filter(client_id=form.cleaned_data["client_id"]).exists():
+            return self.error_response(OAuthToolkitError(error=oauth2_errors.InvalidClientIdError()), application=None)
+        return super().form_valid(form)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         application = context.get("application")

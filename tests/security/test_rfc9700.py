@@ -330,3 +330,22 @@ def test_with_no_retry_window_any_reuse_revokes_the_family(client, tokens, appli
     refresh(client, application, tokens["refresh_token"])
 
     assert refresh(client, application, first["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_a_consent_form_posted_with_an_unknown_client_id_shows_an_error_page(logged_in_client, db):
+    """RFC 6749 §4.1.2.1: an invalid client_id is reported to the person, never redirected; found by
+    tests/security/test_property_fuzz.py (it was a 500)."""
+    response = logged_in_client.post(
+        "/idp",
+        {
+            "client_id": "nobody",
+            "redirect_uri": "https://attacker.example/callback",
+            "scope": "openid",
+            "response_type": "code",
+            "allow": "Authorize",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "Location" not in response
+    assert b"Bad request" in response.content or b"bad request" in response.content.lower()
