@@ -376,6 +376,31 @@ for _name in ("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "IDP_INTROSPECTION_RATE_LIMIT
 # 0: every reuse revokes the family, and concurrent retries log the client out.
 IDP_REFRESH_RETRY_SECONDS = env.int("IDP_REFRESH_RETRY_SECONDS", default=5)
 
+# --- Resources a token may be issued for (RFC 8707) ---------------------------
+# A token names at most one of these as its audience (`resource`); one without
+# any is for the REST API only, and is refused at /mcp.
+MCP_PATH = "/mcp"  # served by config.asgi beside Django
+MCP_RESOURCE_URL = f"{SITE_URL}{MCP_PATH}"
+API_RESOURCE_URL = f"{SITE_URL}/api"
+IDP_RESOURCES = {
+    MCP_RESOURCE_URL: "Taskgate's MCP endpoint, through which AI assistants use task tools",
+    API_RESOURCE_URL: "Taskgate's task API",
+}
+
+# Dynamic Client Registration attempts per client address: "<count>/<s|m|h|d>".
+IDP_REGISTRATION_RATE_LIMIT = env.str("IDP_REGISTRATION_RATE_LIMIT", default="20/h")
+if not re.fullmatch(r"[1-9][0-9]*/[smhd]", IDP_REGISTRATION_RATE_LIMIT):
+    _fail(
+        "IDP_REGISTRATION_RATE_LIMIT must look like 20/h (a count per s, m, h or d); "
+        f"got {IDP_REGISTRATION_RATE_LIMIT!r}."
+    )
+
+# Tests only: fetch Client ID Metadata Documents over plain http from a
+# loopback address, which the SSRF guards otherwise refuse.
+IDP_CIMD_ALLOW_LOOPBACK = env.bool("IDP_CIMD_ALLOW_LOOPBACK", default=False)
+if IDP_CIMD_ALLOW_LOOPBACK and not DEBUG:
+    _fail("IDP_CIMD_ALLOW_LOOPBACK=1 turns off SSRF guards for tests and is refused unless DJANGO_DEBUG=1.")
+
 TASK_SCOPES = {
     "tasks:read": "See your tasks",
     "tasks:write": "Create, change, complete and delete your tasks",
@@ -433,6 +458,20 @@ OAUTH2_PROVIDER = {
     "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    # RFC 7591/7592 at /idp/register, open to anonymous clients as MCP clients
+    # need; idp.views.ClientRegistrationView adds our checks and a rate limit.
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    # Client ID Metadata Documents: an https URL as client_id, fetched with
+    # DOT's SSRF guards (idp.cimd adds the checks DOT leaves out).
+    "CIMD_ENABLED": True,
+    "CIMD_METADATA_FETCHER": "idp.cimd.MetadataFetcher",
+    # RFC 9728 metadata of the MCP endpoint, the protected resource we serve.
+    "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE_URL,
+    "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [SITE_URL],
+    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
+    "OAUTH2_PROTECTED_RESOURCE_NAME": "Taskgate MCP",
+    "OAUTH2_PROTECTED_RESOURCE_DOCUMENTATION": f"{SITE_URL}/docs/mcp",
 }
 
 # --- Task API (djangorestframework, drf-spectacular) -------------------------
@@ -498,5 +537,7 @@ LOGGING = {
         # DOT logs request details at DEBUG, which may include credentials.
         "oauth2_provider": {"level": "INFO"},
         "oauthlib": {"level": "WARNING"},
+        # The MCP SDK logs every stateless request's end at INFO ("Terminating session: None").
+        "mcp.server.streamable_http": {"level": "WARNING"},
     },
 }

@@ -4,11 +4,13 @@ from django.urls import include, path
 import accounts.urls
 import idp.urls
 import tasks.urls
+from tasks.docs import mcp_docs
 
 urlpatterns = [
     path("", include(accounts.urls)),
     path("admin/", admin.site.urls),
     path("api/", include(tasks.urls)),
+    path("docs/mcp", mcp_docs, name="mcp-docs"),
     # The provider's URLs answer to `idp:` names, and to `oauth2_provider:`,
     # the namespace DOT's own views reverse.
     path("", include((idp.urls.urlpatterns, "idp"), namespace="idp")),

@@ -48,6 +48,9 @@ class Application(AbstractApplication):
     is_enabled = models.BooleanField(
         "enabled", default=True, help_text="A disabled app can neither start an authorization nor get tokens."
     )
+    last_used_at = models.DateTimeField(
+        "last used", null=True, blank=True, editable=False, help_text="When the app last got a token."
+    )
 
     objects = ApplicationManager()
 
@@ -58,6 +61,11 @@ class Application(AbstractApplication):
     def skip_authorization(self) -> bool:
         """DOT's name for "skip the consent page", which we grant first-party apps only."""
         return self.first_party
+
+    @property
+    def is_self_registered(self) -> bool:
+        """Registered by the client itself (RFC 7591, or a metadata document), not by an admin."""
+        return self.registration_source != self.RegistrationSource.MANUAL
 
     @property
     def is_public(self) -> bool:
@@ -131,3 +139,18 @@ class RedeemedCode(models.Model):
 
     def __str__(self) -> str:
         return f"code redeemed by {self.application_id} at {self.redeemed_at:%Y-%m-%d %H:%M}"
+
+
+class SelfRegisteredApplicationManager(ApplicationManager):
+    def get_queryset(self):
+        return super().get_queryset().exclude(registration_source=Application.RegistrationSource.MANUAL)
+
+
+class SelfRegisteredApplication(Application):
+    """The apps clients registered themselves (DCR or CIMD), listed apart in the admin."""
+
+    objects = SelfRegisteredApplicationManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "self-registered app"

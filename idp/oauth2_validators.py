@@ -14,6 +14,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from idp.models import Application, RedeemedCode
+from idp.resources import refuse_unserved_resources
+from idp.services import application_mark_used
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +162,23 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             # The family also holds every token rotated from it since.
             get_refresh_token_model().revoke_family(refresh.token_family)
         get_access_token_model().objects.filter(token_checksum=redeemed.access_token_checksum).delete()
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """RFC 8707 §2: the grant is bound only to a resource we serve.
+
+        ConsentView refuses others before the consent page; this also covers
+        the consent form's hidden `resource` field, which a browser can change.
+        """
+        refuse_unserved_resources(getattr(request, "resource", None) or [], request=request)
+        return super().save_authorization_code(client_id, code, request, *args, **kwargs)
+
+    def _check_and_set_request_resource(self, request):
+        """RFC 8707 §2: the token's audience, requested at the token endpoint or
+        carried over from the grant or refresh token, is a resource we serve."""
+        super()._check_and_set_request_resource(request)
+        refuse_unserved_resources(request.resource, request=request)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if isinstance(request.client, Application):
+            application_mark_used(application=request.client)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
-from idp.models import Application
+from idp.models import Application, SelfRegisteredApplication
 from idp.validators import validate_redirect_uris
 
 
@@ -210,4 +213,29 @@ def application_revoke_tokens(*, application: Application, user=None) -> int:
     for access_token in access_tokens:
         access_token.revoke()
         count += 1
+    return count
+
+
+def application_mark_used(*, application: Application) -> None:
+    """Record that the app just got a token: what "unused" means for pruning."""
+    Application.objects.filter(pk=application.pk).update(last_used_at=timezone.now())
+
+
+@transaction.atomic
+def self_registered_applications_prune(*, unused_days: int) -> int:
+    """Delete the apps clients registered themselves (DCR or CIMD) that have
+    got no token for `unused_days` days (counting from registration when they
+    never did), with their grants and tokens. Returns how many apps went.
+
+    A client that comes back registers again (or is fetched again, for a
+    metadata document); its people are asked for consent again.
+    """
+    if unused_days < 1:
+        raise ValidationError("Keep apps at least one day: unused_days must be 1 or more.")
+    cutoff = timezone.now() - timedelta(days=unused_days)
+    unused = SelfRegisteredApplication.objects.filter(
+        Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created__lt=cutoff)
+    )
+    count = unused.count()
+    unused.delete()
     return count

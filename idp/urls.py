@@ -20,6 +20,8 @@ urlpatterns = [
     path("idp/userinfo", views.UserInfoView.as_view(), name="user-info"),
     path("idp/jwks", transaction.non_atomic_requests(dot.JwksInfoView.as_view()), name="jwks-info"),
     path("idp/logout", dot.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path("idp/register", views.ClientRegistrationView.as_view(), name="dcr-register"),
+    path("idp/register/<str:client_id>", views.ClientConfigurationView.as_view(), name="dcr-register-management"),
     path(
         ".well-known/openid-configuration",
         views.ProviderMetadataView.as_view(),
@@ -29,5 +31,17 @@ urlpatterns = [
         ".well-known/oauth-authorization-server",
         views.ProviderMetadataView.as_view(),
         name="oauth-server-metadata",
+    ),
+    # RFC 9728 §3.1: the metadata of the resource <origin>/mcp, and the root
+    # form, which clients try when they are not told where to look.
+    path(
+        ".well-known/oauth-protected-resource/mcp",
+        views.ProtectedResourceMetadataView.as_view(),
+        name="mcp-resource-metadata",
+    ),
+    path(
+        ".well-known/oauth-protected-resource",
+        views.ProtectedResourceMetadataView.as_view(),
+        name="oauth-resource-metadata",
     ),
 ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
@@ -23,8 +25,11 @@ from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.models import Application
+from idp.oauth2_server import GRANT_TYPES, RESPONSE_TYPES
 from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
 from idp.ratelimit import RateLimit, client_address, too_many_requests
+from idp.resources import refuse_unserved_resources
+from idp.validators import validate_redirect_uri
 
 
 def _with_iss(url: str) -> str:
@@ -50,6 +55,17 @@ class ConsentView(dot.AuthorizationView):
 
     template_name = "oauth2_provider/authorize.html"
 
+    def validate_authorization_request(self, request):
+        """RFC 8707 §2: a `resource` we do not serve is refused with
+        `invalid_target`, sent to the (validated) redirect URI before anyone
+        is asked to log in or consent."""
+        scopes, credentials = super().validate_authorization_request(request)
+        try:
+            refuse_unserved_resources(request.GET.getlist("resource"), state=credentials.get("state"))
+        except OAuth2Error as error:
+            raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]) from None
+        return scopes, credentials
+
     def handle_no_permission(self):
         # Validate the request before sending anyone to log in, so that a bad
         # client_id or redirect_uri is reported at once, on our own page.
@@ -74,6 +90,11 @@ class ConsentView(dot.AuthorizationView):
             all_scopes = get_scopes_backend().get_all_scopes()
             context["scope_items"] = [(scope, all_scopes.get(scope, scope)) for scope in context.get("scopes", [])]
             context["redirect_host"] = urlsplit(context.get("redirect_uri") or "").netloc
+            context["resource_items"] = [
+                settings.IDP_RESOURCES.get(resource, resource) for resource in (context.get("resource") or "").split()
+            ]
+            if application.registration_source == Application.RegistrationSource.CIMD:
+                context["client_id_host"] = urlsplit(application.client_id).hostname
         return context
 
     def redirect(self, redirect_to, application):
@@ -112,7 +133,9 @@ class TokenView(dot.TokenView):
 
     DOT sends device-code requests past oauthlib to a view of its own; we
     serve no devices, so they go through oauthlib like any other grant and
-    get its JSON `unsupported_grant_type` (RFC 6749 §5.2).
+    get its JSON `unsupported_grant_type` (RFC 6749 §5.2). An error raised
+    while DOT stores the token, such as RFC 8707's `invalid_target`, comes
+    back from DOT without a content type; §5.2 says errors are JSON.
 
     Failed client authentications (`invalid_client`) are limited per
     client_id and per address (IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT): once over,
@@ -144,6 +167,8 @@ class TokenView(dot.TokenView):
             request.META[REFRESH_SEEN_ACTIVE] = "1" if active else "0"
         with transaction.atomic():
             response = self.authorization_flow_token_response(request)
+        if response.status_code >= HTTPStatus.BAD_REQUEST and response["Content-Type"].startswith("text/html"):
+            response["Content-Type"] = "application/json"
         if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
             for key in keys:
                 limit.hit(key)
@@ -274,3 +299,107 @@ def _invalid_client() -> JsonResponse:
         status=HTTPStatus.UNAUTHORIZED,
         headers={"WWW-Authenticate": 'Basic realm="taskgate"', "Cache-Control": "no-store"},
     )
+
+
+REGISTRATION_RATE_LIMIT = RateLimit.parse("registration", settings.IDP_REGISTRATION_RATE_LIMIT)
+
+
+def _is_string_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _registration_error(error: str, description: str) -> JsonResponse:
+    return JsonResponse(
+        {"error": error, "error_description": description},
+        status=HTTPStatus.BAD_REQUEST,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _refused_metadata(body: bytes) -> JsonResponse | None:
+    """RFC 7591 §3.2.2: `invalid_redirect_uri` for a redirect URI we do not
+    accept (idp.validators), `invalid_client_metadata` for a grant or response
+    type we do not support. Other problems are left to DOT's view."""
+    try:
+        metadata = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(metadata, dict):
+        return None
+    redirect_uris = metadata.get("redirect_uris")
+    if isinstance(redirect_uris, list):
+        for uri in redirect_uris:
+            if not isinstance(uri, str):
+                return _registration_error("invalid_redirect_uri", "Each redirect URI must be a string.")
+            try:
+                validate_redirect_uri(uri)
+            except ValidationError as error:
+                return _registration_error("invalid_redirect_uri", " ".join(error.messages))
+    grant_types = metadata.get("grant_types", ["authorization_code"])
+    if not _is_string_list(grant_types) or "authorization_code" not in grant_types or set(grant_types) - GRANT_TYPES:
+        return _registration_error(
+            "invalid_client_metadata", "grant_types must be authorization_code, optionally with refresh_token."
+        )
+    response_types = metadata.get("response_types", ["code"])
+    if not _is_string_list(response_types) or not response_types or set(response_types) - RESPONSE_TYPES:
+        return _registration_error("invalid_client_metadata", 'response_types must be ["code"].')
+    return None
+
+
+class ClientRegistrationView(dot.DynamicClientRegistrationView):
+    """RFC 7591 §3: Dynamic Client Registration at /idp/register, for anyone.
+
+    MCP clients register anonymously (DCR_REGISTRATION_PERMISSION_CLASSES
+    allows all), so registrations are rate limited per client address. A
+    registered app always requires PKCE, is never first party (people are
+    always asked to consent) and is marked as registered dynamically: DOT sets
+    only the name, redirect URIs, grant type and client type, and leaves the
+    rest to the model's defaults.
+    """
+
+    def post(self, request, *args, **kwargs):
+        retry_after = REGISTRATION_RATE_LIMIT.hit(client_address(request))
+        if retry_after is not None:
+            return too_many_requests(
+                retry_after, f"Too many registrations from your address; retry in {retry_after} s."
+            )
+        response = _refused_metadata(request.body) or super().post(request, *args, **kwargs)
+        if response.status_code == HTTPStatus.CREATED:
+            data = json.loads(response.content)
+            # RFC 7591 §3.2.1: client_secret_expires_at is required with a secret; 0 is "never".
+            data["client_id_issued_at"] = int(time.time())
+            if "client_secret" in data:
+                data["client_secret_expires_at"] = 0
+            response = JsonResponse(data, status=HTTPStatus.CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
+    """RFC 7592 §2: read, update or delete a registration with its registration access token."""
+
+    def put(self, request, *args, **kwargs):
+        return _refused_metadata(request.body) or super().put(request, *args, **kwargs)
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class ProtectedResourceMetadataView(dot.OAuthProtectedResourceMetadataView):
+    """RFC 9728 §3: metadata of the MCP endpoint, at
+    `/.well-known/oauth-protected-resource/mcp` and at the root form.
+
+    Its values are in OAUTH2_PROVIDER["OAUTH2_PROTECTED_RESOURCE_*"]; the
+    scopes are the task scopes only, those the MCP tools need.
+    """
+
+    def get_scopes_supported(self):
+        return list(settings.TASK_SCOPES)
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response["Cache-Control"] = "public, max-age=3600"
+        return response

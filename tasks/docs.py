@@ -1,7 +1,10 @@
-"""The API's OpenAPI document and its docs page (Swagger UI)."""
+"""The docs pages: the API's OpenAPI document and Swagger UI, and the MCP endpoint's page."""
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.shortcuts import render
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
     OpenApiJsonRenderer2,
@@ -34,3 +37,16 @@ class ApiDocsView(SpectacularSwaggerView):
 
     template_name = "api/swagger_ui.html"
     title = "Taskgate API"
+
+
+def mcp_docs(request):
+    """/docs/mcp: how to connect an MCP client, and its tools (the `resource_documentation` of RFC 9728 §2)."""
+    from tasks.mcp import TOOL_SCOPES, server
+
+    tools = [
+        {"name": tool.name, "title": tool.title, "description": tool.description, "scope": TOOL_SCOPES[tool.name]}
+        for tool in async_to_sync(server.list_tools)()
+    ]
+    return render(
+        request, "mcp/docs.html", {"mcp_url": settings.MCP_RESOURCE_URL, "tools": tools, "scopes": settings.TASK_SCOPES}
+    )

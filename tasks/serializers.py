@@ -133,7 +133,11 @@ class InsufficientScopeErrorSerializer(ErrorSerializer):
 
 
 def _title(**kwargs) -> TextField:
-    return TextField(max_length=TITLE_MAX_LENGTH, help_text="What to do, 1-200 characters.", **kwargs)
+    # The length is checked on the text as sent, as the schema's maxLength says;
+    # the service then strips the spaces around it.
+    return TextField(
+        max_length=TITLE_MAX_LENGTH, trim_whitespace=False, help_text="What to do, 1-200 characters.", **kwargs
+    )
 
 
 def _notes(**kwargs) -> TextField:

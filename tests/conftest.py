@@ -120,5 +120,26 @@ def live_server(_live_server_process, transactional_db):
     return _live_server_process
 
 
-from tests.browser import browser  # noqa: E402,F401 - the Playwright browser fixture
+@pytest.fixture(scope="session")
+def mcp_portal(_static_files):
+    """An event loop in a thread that holds the MCP app's lifespan for the whole run (tests.mcp_http)."""
+    from anyio.from_thread import start_blocking_portal
+
+    from config.asgi import mcp_lifespan
+
+    with start_blocking_portal() as portal:
+        with portal.wrap_async_context_manager(mcp_lifespan.router.lifespan_context(mcp_lifespan)):
+            yield portal
+
+
+@pytest.fixture
+def mcp(mcp_portal, transactional_db):
+    """/mcp and the rest of the site through config.asgi, in this process."""
+    from config.asgi import application
+    from tests.mcp_http import McpHttp
+
+    return McpHttp(portal=mcp_portal, app=application)
+
+
+from tests.browser import browser  # noqa: E402,F401 - one browser for the run: see tests/browser.py
 from tests.fixtures import *  # noqa: E402,F403 - shared fixtures (user, application, tokens)

@@ -30,14 +30,18 @@ def test_the_docs_page_loads_swagger_ui_from_this_site_with_the_csp_nonce(client
 @pytest.mark.browser
 @pytest.mark.live
 def test_swagger_ui_renders_every_operation_under_the_csp_in_a_real_browser(browser, live_server):
+    # The run's one browser (tests.browser, through tests/conftest.py): a second
+    # sync_playwright() in this thread would find the first one's event loop running.
     page = browser.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{live_server.url}/api/docs")
-    page.wait_for_selector("#operations-tasks-listTasks", timeout=20_000)
-    operations = page.locator(".opblock-summary-operation-id, .opblock").count()
-    page.close()
+    try:
+        problems: list[str] = []
+        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(f"{live_server.url}/api/docs")
+        page.wait_for_selector("#operations-tasks-listTasks", timeout=20_000)
+        operations = page.locator(".opblock-summary-operation-id, .opblock").count()
+    finally:
+        page.close()
 
     assert operations >= 7
     assert problems == [], problems

@@ -1,0 +1,369 @@
+"""The MCP endpoint, /mcp: the task tools, over the same services as the REST API.
+
+Served by config.asgi beside Django with the official SDK (MCPServer), as
+streamable HTTP, stateless with JSON responses, so that any worker process or
+machine can answer any request. tasks.mcp_auth authorizes every request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import AwareDatetime, BaseModel, Field
+from starlette.types import ASGIApp
+
+from tasks import selectors, services
+from tasks.mcp_auth import PRINCIPAL, BearerAuth, Principal, insufficient_scope_tool_error
+from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
+
+READ = "tasks:read"
+WRITE = "tasks:write"
+
+server = MCPServer(
+    name="taskgate",
+    title="Taskgate",
+    instructions=(
+        "Taskgate keeps the user's tasks. List them (filter by status, due date or words), read one, create, "
+        "change, complete or delete them. Times carry a time zone offset. Deleting cannot be undone: to close a "
+        "task, complete it."
+    ),
+    # Nothing is pushed to clients, and stateless workers share no subscriptions.
+    subscriptions=False,
+)
+
+TOOL_SCOPES: dict[str, str] = {}
+"""The scope each tool needs; tasks.mcp_auth checks it before the tool runs."""
+TOOL_ARGUMENTS: dict[str, list[str]] = {}
+
+
+async def check_tool_call(ctx, call_next):
+    """MCPServer middleware: what a tools/call must pass before its arguments are validated.
+
+    - The tool's scope. The HTTP layer (tasks.mcp_auth) answers 403 first; this
+      answers any call that reaches the server all the same, with the result
+      ChatGPT Apps read as "sign in again".
+    - No unknown argument: a misspelt one (`due` for `due_at`) is an error, as
+      in the REST API, not silently dropped.
+    """
+    params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, Mapping) else {}
+    name = params.get("name")
+    principal = _principal_of(ctx.request)
+    needed = TOOL_SCOPES.get(name)
+    if principal is not None and needed is not None and needed not in principal.scopes:
+        return insufficient_scope_tool_error(principal.scopes, needed)
+    known = TOOL_ARGUMENTS.get(name)
+    arguments = params.get("arguments")
+    unknown = sorted(set(arguments) - set(known)) if known is not None and isinstance(arguments, Mapping) else []
+    if unknown:
+        text = f"Unknown argument {unknown[0]!r} for {name}. Known arguments: {', '.join(known)}."
+        return CallToolResult(content=[TextContent(text=text)], is_error=True)
+    return await call_next(ctx)
+
+
+server.middleware.append(check_tool_call)
+
+
+def task_tool(name: str, *, title: str, scope: str, read_only: bool, destructive: bool, idempotent: bool):
+    """Register a tool with its annotations and the scope it needs.
+
+    `_meta.securitySchemes` tells ChatGPT Apps (and any client that reads it)
+    that the tool needs an OAuth token with that scope.
+    """
+
+    def register(function: Callable) -> Callable:
+        TOOL_SCOPES[name] = scope
+        TOOL_ARGUMENTS[name] = [argument for argument in inspect.signature(function).parameters if argument != "ctx"]
+        server.tool(
+            name=name,
+            title=title,
+            annotations=ToolAnnotations(
+                title=title,
+                read_only_hint=read_only,
+                destructive_hint=destructive,
+                idempotent_hint=idempotent,
+                open_world_hint=False,
+            ),
+            meta={"securitySchemes": [{"type": "oauth2", "scopes": [scope]}]},
+        )(function)
+        return function
+
+    return register
+
+
+# --- What the tools return (structured content; its schema is each tool's outputSchema) ---
+
+
+class TaskOut(BaseModel):
+    """A task as the REST API shows it."""
+
+    id: uuid.UUID = Field(description="The task's id, for get_task, update_task, complete_task and delete_task.")
+    title: str
+    notes: str = Field(description="Markdown.")
+    status: Literal["todo", "in_progress", "done"]
+    priority: Literal["low", "normal", "high"]
+    due_at: datetime | None = Field(description="When it is due, or null.")
+    completed_at: datetime | None = Field(description="When it was last marked done; null unless done.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, task: Task) -> TaskOut:
+        """Times in UTC, as the REST API shows them, whatever offset they were given with."""
+
+        def utc(moment: datetime | None) -> datetime | None:
+            return moment.astimezone(UTC) if moment else None
+
+        return cls(
+            id=task.public_id,
+            title=task.title,
+            notes=task.notes,
+            status=task.status,
+            priority=task.priority,
+            due_at=utc(task.due_at),
+            completed_at=utc(task.completed_at),
+            created_at=utc(task.created_at),
+            updated_at=utc(task.updated_at),
+        )
+
+    def line(self) -> str:
+        due = f", due {self.due_at.isoformat()}" if self.due_at else ""
+        return f"{self.title} [{self.status}, {self.priority} priority{due}] id {self.id}"
+
+
+class TaskPageOut(BaseModel):
+    tasks: list[TaskOut]
+    next_cursor: str | None = Field(description="Pass as `cursor`, with the same filters, for more; null at the end.")
+
+
+class DeletedOut(BaseModel):
+    id: uuid.UUID
+    deleted: bool
+
+
+# --- Running the services ---------------------------------------------------------------
+
+
+def _principal_of(request) -> Principal | None:
+    return request.scope.get(PRINCIPAL) if request is not None else None
+
+
+def _principal(ctx: Context) -> Principal:
+    principal = _principal_of(ctx.request_context.request)
+    if principal is None:  # tasks.mcp_auth lets no request through without one
+        raise ToolError("This tool needs a signed-in user.")
+    return principal
+
+
+def _errors_sentence(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        return " ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
+    return " ".join(error.messages)
+
+
+async def _call(function: Callable[[], Any]) -> Any:
+    """Run a service in this request's database thread, in a transaction.
+
+    A refusal of the services becomes a tool error that says what is wrong;
+    a task that is not the user's is one that does not exist.
+    """
+
+    def in_transaction():
+        with transaction.atomic():
+            return function()
+
+    try:
+        return await sync_to_async(in_transaction)()
+    except ValidationError as error:
+        raise ToolError(_errors_sentence(error)) from None
+    except Task.DoesNotExist:
+        raise ToolError("No task with this id among yours: list_tasks shows their ids.") from None
+
+
+def _result(structured: BaseModel, text: str) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(text=text)], structured_content=structured.model_dump(mode="json", by_alias=True)
+    )
+
+
+TaskId = Annotated[uuid.UUID, Field(description="The task's id, as list_tasks or create_task return it.")]
+Status = Literal["todo", "in_progress", "done"]
+Priority = Literal["low", "normal", "high"]
+TITLE = f"What to do, 1-{TITLE_MAX_LENGTH} characters."
+NOTES = f"Details in Markdown, up to {NOTES_MAX_LENGTH:,} characters."
+STATUS = "todo, in_progress or done; done records completed_at."
+PRIORITY = "low, normal or high."
+DUE_AT = "When it is due, ISO 8601 with a time zone offset, e.g. 2026-05-01T17:00:00+02:00."
+
+
+@task_tool("list_tasks", title="List tasks", scope=READ, read_only=True, destructive=False, idempotent=True)
+async def list_tasks(
+    ctx: Context,
+    status: Annotated[
+        list[Status] | None, Field(description='Only these statuses; "what is still open" is ["todo", "in_progress"].')
+    ] = None,
+    due_after: Annotated[AwareDatetime | None, Field(description="Only tasks due at or after this time.")] = None,
+    due_before: Annotated[AwareDatetime | None, Field(description="Only tasks due before this time.")] = None,
+    q: Annotated[
+        str | None,
+        Field(max_length=selectors.QUERY_MAX_LENGTH, description="Words that must all appear in the title or notes."),
+    ] = None,
+    ordering: Annotated[
+        Literal[tuple(selectors.ORDERINGS)],
+        Field(description="due_at: soonest first, undated last; -priority: high first; -created_at: newest first."),
+    ] = selectors.DEFAULT_ORDERING,
+    limit: Annotated[int, Field(ge=1, le=selectors.MAX_LIMIT, description="Tasks per page.")] = selectors.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor of the previous page.")] = None,
+) -> Annotated[CallToolResult, TaskPageOut]:
+    """List the user's tasks, soonest due first, a page at a time, filtered as the REST API's listTasks."""
+    principal = _principal(ctx)
+    page = await _call(
+        lambda: selectors.task_list(
+            owner=principal.user,
+            status=status,
+            due_after=due_after,
+            due_before=due_before,
+            q=q,
+            ordering=ordering,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
+    out = TaskPageOut(tasks=[TaskOut.of(task) for task in page.tasks], next_cursor=page.next_cursor)
+    lines = [f"- {task.line()}" for task in out.tasks]
+    more = " More: call again with the next_cursor." if out.next_cursor else ""
+    text = f"{len(lines)} task(s).{more}" + ("\n" + "\n".join(lines) if lines else "")
+    return _result(out, text)
+
+
+@task_tool("get_task", title="Get a task", scope=READ, read_only=True, destructive=False, idempotent=True)
+async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
+    """Get one of the user's tasks, with its notes."""
+    principal = _principal(ctx)
+    task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id)))
+    return _result(task, task.line())
+
+
+@task_tool("create_task", title="Create a task", scope=WRITE, read_only=False, destructive=False, idempotent=False)
+async def create_task(
+    ctx: Context,
+    title: Annotated[str, Field(max_length=TITLE_MAX_LENGTH, description=TITLE)],
+    notes: Annotated[str, Field(max_length=NOTES_MAX_LENGTH, description=NOTES)] = "",
+    status: Annotated[Status, Field(description=STATUS)] = "todo",
+    priority: Annotated[Priority, Field(description=PRIORITY)] = "normal",
+    due_at: Annotated[AwareDatetime | None, Field(description=DUE_AT)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+            description="Any unique string: a retry with the same key returns the task first made, not a second one.",
+        ),
+    ] = None,
+) -> Annotated[CallToolResult, TaskOut]:
+    """Create a task for the user. Only the title is required."""
+    principal = _principal(ctx)
+    task, created = await _call(
+        lambda: services.task_create(
+            owner=principal.user,
+            title=title,
+            notes=notes,
+            status=status,
+            priority=priority,
+            due_at=due_at,
+            idempotency_key=idempotency_key,
+        )
+    )
+    out = TaskOut.of(task)
+    return _result(out, ("Created " if created else "Already created with this key: ") + out.line())
+
+
+@task_tool("update_task", title="Change a task", scope=WRITE, read_only=False, destructive=False, idempotent=True)
+async def update_task(
+    ctx: Context,
+    task_id: TaskId,
+    title: Annotated[str | None, Field(max_length=TITLE_MAX_LENGTH, description=TITLE)] = None,
+    notes: Annotated[str | None, Field(max_length=NOTES_MAX_LENGTH, description=NOTES)] = None,
+    status: Annotated[Status | None, Field(description=STATUS)] = None,
+    priority: Annotated[Priority | None, Field(description=PRIORITY)] = None,
+    due_at: Annotated[AwareDatetime | None, Field(description=DUE_AT)] = None,
+    clear_due_at: Annotated[bool, Field(description="True to remove the due date.")] = False,
+) -> Annotated[CallToolResult, TaskOut]:
+    """Change some fields of a task; leave out the others. Setting status to done records completed_at."""
+    principal = _principal(ctx)
+    if clear_due_at and due_at is not None:
+        raise ToolError("Give either due_at or clear_due_at, not both.")
+    changes = {
+        name: value
+        for name, value in {
+            "title": title,
+            "notes": notes,
+            "status": status,
+            "priority": priority,
+            "due_at": due_at,
+        }.items()
+        if value is not None
+    }
+    if clear_due_at:
+        changes["due_at"] = None
+
+    def update() -> Task:
+        task = selectors.task_get(owner=principal.user, public_id=task_id)
+        return services.task_update(task=task, **changes)
+
+    out = TaskOut.of(await _call(update))
+    return _result(out, "Updated " + out.line())
+
+
+@task_tool("complete_task", title="Complete a task", scope=WRITE, read_only=False, destructive=False, idempotent=True)
+async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
+    """Mark a task as done. Completing a done task changes nothing."""
+    principal = _principal(ctx)
+    out = TaskOut.of(
+        await _call(lambda: services.task_complete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
+    )
+    return _result(out, "Completed " + out.line())
+
+
+@task_tool("delete_task", title="Delete a task", scope=WRITE, read_only=False, destructive=True, idempotent=True)
+async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, DeletedOut]:
+    """Delete a task for good. It cannot be undone: to close a task, use complete_task instead."""
+    principal = _principal(ctx)
+    await _call(lambda: services.task_delete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
+    return _result(DeletedOut(id=task_id, deleted=True), f"Deleted task {task_id}.")
+
+
+def transport_security() -> TransportSecuritySettings:
+    """DNS rebinding protection (MCP transport security): the hosts Django answers to, and our own origin."""
+    if "*" in settings.ALLOWED_HOSTS:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    hosts = [host.lstrip(".") for host in settings.ALLOWED_HOSTS]
+    return TransportSecuritySettings(
+        allowed_hosts=[*hosts, *(f"{host}:*" for host in hosts)],
+        allowed_origins=[settings.SITE_URL],
+    )
+
+
+def http_app() -> tuple[ASGIApp, ASGIApp]:
+    """(the app for /mcp requests, the app for ASGI lifespan events).
+
+    Stateless with JSON responses: no session lives in a process, so
+    consecutive requests of one client may reach different workers.
+    """
+    starlette_app = server.streamable_http_app(
+        streamable_http_path=settings.MCP_PATH,
+        stateless_http=True,
+        json_response=True,
+        transport_security=transport_security(),
+    )
+    return BearerAuth(starlette_app, tool_scopes=TOOL_SCOPES), starlette_app

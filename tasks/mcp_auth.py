@@ -1,0 +1,218 @@
+"""Who may call /mcp: bearer tokens of this provider issued for SITE_URL/mcp.
+
+MCP authorization (2025-06-18 and later): the endpoint is an OAuth resource
+server (RFC 9728, RFC 8707, RFC 6750). Every request needs a token; a tool
+call needs its tool's scope.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.urls import reverse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from idp.selectors import access_token_check
+
+PRINCIPAL = "taskgate.principal"
+"""The ASGI scope key of the Principal of an authorized request, read by the tools."""
+
+MAX_BODY = 4 * 1024 * 1024  # the MCP SDK's own limit (DEFAULT_MAX_REQUEST_BODY_SIZE)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The person a request acts for, and what their token allows."""
+
+    user: object
+    scopes: frozenset[str]
+
+
+def resource_metadata_url() -> str:
+    return settings.SITE_URL + reverse("idp:mcp-resource-metadata")
+
+
+def task_scopes_with(scopes: frozenset[str] | set[str], needed: str | None = None) -> str:
+    """The task scopes a client should ask for: those it has, and the one it lacks, in a stable order."""
+    wanted = set(scopes) | ({needed} if needed else set())
+    return " ".join(scope for scope in settings.TASK_SCOPES if scope in wanted)
+
+
+def unauthorized_challenge(problem: str | None) -> str:
+    """RFC 6750 §3 and RFC 9728 §5.1: where to find out how to get a token, and for which scopes.
+
+    `error="invalid_token"` only when a token was sent (RFC 6750 §3.1).
+    """
+    challenge = f'Bearer resource_metadata="{resource_metadata_url()}", scope="{" ".join(settings.TASK_SCOPES)}"'
+    if problem:
+        challenge += f', error="invalid_token", error_description="{problem}"'
+    return challenge
+
+
+def insufficient_scope_challenge(scopes: frozenset[str], needed: str) -> str:
+    """RFC 6750 §3.1 `insufficient_scope`, naming every scope to ask for (MCP scope step-up)."""
+    return (
+        f'Bearer error="insufficient_scope", scope="{task_scopes_with(scopes, needed)}", '
+        f'resource_metadata="{resource_metadata_url()}", '
+        f'error_description="This needs the {needed} scope, which the access token was not granted."'
+    )
+
+
+def insufficient_scope_tool_error(scopes: frozenset[str], needed: str) -> dict:
+    """A tools/call result that asks the person to sign in again with more scope.
+
+    ChatGPT Apps show their sign-in prompt for `isError` with
+    `_meta["mcp/www_authenticate"]`; other clients read the text.
+    """
+    return {
+        "content": [
+            {
+                "type": "text",
+                "text": f"This needs the {needed} scope, which you have not allowed this app. "
+                "Connect it again and allow it to change your tasks.",
+            }
+        ],
+        "isError": True,
+        "_meta": {
+            "mcp/www_authenticate": [
+                f'Bearer resource_metadata="{resource_metadata_url()}", error="insufficient_scope", '
+                f'error_description="This needs the {needed} scope.", scope="{task_scopes_with(scopes, needed)}"'
+            ]
+        },
+    }
+
+
+async def _send_json(send: Send, status: int, body: dict, challenge: str) -> None:
+    content = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode()),
+                (b"www-authenticate", challenge.encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    """RFC 6750 §2.1: the Authorization header is the only place we read a token from."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return None
+
+
+def _tool_calls(body: bytes) -> list[tuple[object, str]]:
+    """The (JSON-RPC id, tool name) of each tools/call in a request body."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return []
+    messages = payload if isinstance(payload, list) else [payload]
+    calls = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("method") == "tools/call":
+            params = message.get("params")
+            if isinstance(params, dict) and isinstance(params.get("name"), str):
+                calls.append((message.get("id"), params["name"]))
+    return calls
+
+
+class BearerAuth:
+    """ASGI middleware in front of the MCP app.
+
+    401 for a missing or refused token, 403 for a tools/call whose tool needs
+    a scope the token lacks (checked before the tool runs, so that MCP clients
+    can step up; the body is the tool error ChatGPT reads). Database work runs
+    in one thread per request (as Django does for its own requests), whose
+    connections are closed at the end.
+    """
+
+    def __init__(self, app: ASGIApp, *, tool_scopes: dict[str, str]) -> None:
+        self.app = app
+        self.tool_scopes = tool_scopes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with ThreadSensitiveContext():
+            await sync_to_async(close_old_connections)()
+            try:
+                await self._authorize(scope, receive, send)
+            finally:
+                await sync_to_async(connections.close_all)()
+
+    async def _authorize(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_token = _bearer_token(scope)
+        if not raw_token:
+            problem = None if raw_token is None else "Send the access token as: Authorization: Bearer <token>."
+            description = problem or f"Send an access token for {settings.MCP_RESOURCE_URL}: see WWW-Authenticate."
+            await _send_json(
+                send,
+                401,
+                {"error": "invalid_token" if problem else "unauthorized", "error_description": description},
+                unauthorized_challenge(problem),
+            )
+            return
+        check = await sync_to_async(access_token_check)(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
+        if check.token is None:
+            await _send_json(
+                send,
+                401,
+                {"error": "invalid_token", "error_description": check.problem},
+                unauthorized_challenge(check.problem),
+            )
+            return
+        scope[PRINCIPAL] = Principal(user=check.token.user, scopes=check.scopes)
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body, receive = await _buffered(receive)
+        for request_id, tool in _tool_calls(body):
+            needed = self.tool_scopes.get(tool)
+            if needed and needed not in check.scopes:
+                result = insufficient_scope_tool_error(check.scopes, needed)
+                await _send_json(
+                    send,
+                    403,
+                    {"jsonrpc": "2.0", "id": request_id, "result": result},
+                    insufficient_scope_challenge(check.scopes, needed),
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the request body (up to MAX_BODY), and a `receive` that replays it to the app."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more and size <= MAX_BODY:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return (body if not more else b""), replay
