@@ -50,7 +50,7 @@ def form(fields: list[str], known: dict[str, st.SearchStrategy]) -> st.SearchStr
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda children: st.lists(children, max_size=5) | st.dictionaries(TEXT, children, max_size=5),
     max_leaves=20,
 )
