@@ -195,6 +195,36 @@ class LoginView(auth_views.LoginView):
 login = never_cache(LoginView.as_view())
 
 
+def login_attempt_username(request: HttpRequest, credentials: dict | None) -> str:
+    """The account a login attempt names, as django-axes counts it: emails in any case are one account."""
+    username = (credentials or {}).get("username") or request.POST.get("username") or ""
+    return username.strip().lower()
+
+
+def locked_out(request: HttpRequest, response=None, credentials: dict | None = None, *args, **kwargs):
+    """django-axes' answer to a locked-out account or address (AXES_LOCKOUT_CALLABLE).
+
+    429 (RFC 6585 §4) with Retry-After and a page that says why and for how
+    long, in the site's layout. The lockout is recorded by axes
+    (AccessAttempt) and logged as a warning.
+    """
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    logger.warning(
+        "Login locked out for %s minutes after %s failed attempts (address %s).",
+        minutes,
+        settings.AXES_FAILURE_LIMIT,
+        request.META.get("REMOTE_ADDR", "unknown"),
+    )
+    response = render(
+        request,
+        "registration/lockout.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
 def upstream_refusal(request: HttpRequest, error: UpstreamLoginError, *, next_url: str | None) -> HttpResponseRedirect:
     """End a failed upstream login on our login page, with a sentence saying what went wrong.
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "idp",
     "tasks",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes requires: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -128,6 +131,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # per process: with several workers or machines, set CACHE_URL to a shared
 # cache (redis://..., or dbcache://table after `createcachetable`).
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# REDIS_URL (the production choice) wins over CACHE_URL: the rate limits and
+# the login lockout's counters are then shared by every worker and machine.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+        _fail(f"REDIS_URL must be a redis://, rediss:// or unix:// URL; got {REDIS_URL!r}.")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 # --- Accounts ---------------------------------------------------------------
 
@@ -223,6 +233,25 @@ elif UPSTREAM_OIDC_ONLY:
     AUTHENTICATION_BACKENDS = [_UPSTREAM_BACKEND]
 else:
     AUTHENTICATION_BACKENDS = [_MODEL_BACKEND, _UPSTREAM_BACKEND]
+# django-axes first: it refuses a locked-out account or address before any
+# backend checks a password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+
+# Login lockout (django-axes, OWASP ASVS 2.2.1): after AXES_FAILURE_LIMIT
+# failed logins for one account, or from one address, further attempts from
+# it are refused for AXES_COOLOFF_MINUTES, with a page that says until when.
+# Attempts are recorded (axes.AccessAttempt, the admin's "Access attempts").
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Each parameter alone: an account is locked whatever the address, and an
+# address whatever the account it tries.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Emails are matched in any case at login: so are the attempts counted.
+AXES_USERNAME_CALLABLE = "accounts.views.login_attempt_username"
+# The address the server saw; no proxy header is trusted unless configured.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 # EMAIL_URL: consolemail:// (the default: mail is printed), smtp+tls://user:password@host:587, ...
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -337,6 +366,21 @@ def _read_signing_key() -> str:
 
 
 OIDC_RSA_PRIVATE_KEY = _read_signing_key()
+
+# Abuse limits (idp.ratelimit), each "<count>/<s|m|h|d>", counted in the
+# cache above: failed client authentications at the token endpoint, per
+# client_id and per address, and introspection requests, per caller.
+IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT = env.str("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", default="10/m")
+IDP_INTROSPECTION_RATE_LIMIT = env.str("IDP_INTROSPECTION_RATE_LIMIT", default="600/m")
+for _name in ("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "IDP_INTROSPECTION_RATE_LIMIT"):
+    if not re.fullmatch(r"[1-9][0-9]*/[smhd]", globals()[_name]):
+        _fail(f"{_name} must look like 10/m (a count per s, m, h or d); got {globals()[_name]!r}.")
+
+# A refresh token presented again within this many seconds of its rotation
+# is taken for a client's concurrent retry: refused (invalid_grant) without
+# revoking its family. Later, reuse revokes the family (RFC 9700 §4.14.2).
+# 0: every reuse revokes the family, and concurrent retries log the client out.
+IDP_REFRESH_RETRY_SECONDS = env.int("IDP_REFRESH_RETRY_SECONDS", default=5)
 
 # --- Resources a token may be issued for (RFC 8707) ---------------------------
 # A token names at most one of these as its audience (`resource`); one without

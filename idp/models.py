@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -78,6 +81,17 @@ class Application(AbstractApplication):
     def redirect_uri_list(self) -> list[str]:
         return self.redirect_uris.split()
 
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        """RFC 9700 §2.1: "exact string matching", except the port of a loopback URI (RFC 8252 §7.3).
+
+        DOT compares the host case-insensitively (https://CLIENT.example.com
+        passes for https://client.example.com); we compare the string as
+        registered.
+        """
+        if not super().redirect_uri_allowed(uri):
+            return False
+        return any(_without_loopback_port(uri) == _without_loopback_port(known) for known in self.redirect_uri_list())
+
     def is_usable(self, request) -> bool:
         return self.is_enabled and super().is_usable(request)
 
@@ -98,6 +112,17 @@ class Application(AbstractApplication):
             errors["logo_url"] = ["Use an https URL for the logo."]
         if errors:
             raise ValidationError(errors)
+
+
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def _without_loopback_port(uri: str) -> str:
+    """The URI with its port removed when its host is a loopback one (native apps pick a free port)."""
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+        return uri
+    return parts._replace(netloc=re.sub(r":[0-9]*$", "", parts.netloc)).geturl()
 
 
 class RedeemedCode(models.Model):

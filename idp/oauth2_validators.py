@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from oauth2_provider import cimd
@@ -24,8 +26,18 @@ log = logging.getLogger(__name__)
 CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
+# Set by idp.views.TokenView in the request's META (which DOT hands to
+# oauthlib as its headers); no client can send it (clients' headers arrive as HTTP_*).
+REFRESH_SEEN_ACTIVE = "taskgate.refresh_token_seen_active"
+
+
 def checksum(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def refresh_token_is_active(raw: str) -> bool:
+    """Whether an unrevoked refresh token with this value exists, as committed now."""
+    return get_refresh_token_model().objects.filter(token_checksum=checksum(raw), revoked__isnull=True).exists()
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
@@ -74,6 +86,20 @@ class TaskgateOAuth2Validator(OAuth2Validator):
                 request=request,
             )
         return challenge
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
+        """RFC 6749 §5.2: a redirect_uri that differs from the authorization request's is `invalid_grant`.
+
+        oauthlib answers `invalid_request` (MismatchingRedirectURIError).
+        """
+        if super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
+            return True
+        request = args[0] if args else kwargs.get("request")
+        if redirect_uri is None:
+            return False  # missing: oauthlib's invalid_request is right (RFC 6749 §4.1.3 "REQUIRED")
+        raise errors.InvalidGrantError(
+            description="redirect_uri differs from the one of the authorization request.", request=request
+        )
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
@@ -157,12 +183,38 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         return valid
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        """RFC 9700 §4.14.2: a refresh token used again after rotation is a sign
-        of theft, and DOT then revokes its whole family
-        (REFRESH_TOKEN_REUSE_PROTECTION). Recorded in the audit log when that
-        ended live tokens: the presented token was revoked before this request,
-        and members of its family were revoked during it."""
+        """RFC 6749 §6 and RFC 9700 §4.14.2: one rotation per refresh token, even
+        under concurrency, and a reuse after rotation revokes the family.
+
+        The token's row is locked for the request's transaction, so that of
+        concurrent requests exactly one rotates it (on PostgreSQL the others
+        wait here; SQLite's IMMEDIATE transactions already run one at a
+        time). A request that found the token active when it arrived but
+        finds it rotated once it holds the lock, or that presents it within
+        IDP_REFRESH_RETRY_SECONDS of its rotation, is a concurrent duplicate
+        (a client's retry of one refresh), not proof of theft: it gets
+        `invalid_grant` and the winner's new pair stays valid. A token
+        presented later than that is a reuse: DOT revokes its whole family
+        (REFRESH_TOKEN_REUSE_PROTECTION), which is recorded in the audit log
+        when it ended live tokens (the presented token was revoked before this
+        request, and members of its family during it).
+        """
         started = timezone.now()
+        rows = list(
+            get_refresh_token_model().objects.select_for_update().filter(token_checksum=checksum(refresh_token))
+        )
+        seen_active = request.headers.get(REFRESH_SEEN_ACTIVE) == "1"
+        window = timedelta(seconds=settings.IDP_REFRESH_RETRY_SECONDS)
+        rotated_just_now = [
+            row
+            for row in rows
+            if row.revoked is not None
+            and timezone.now() - row.revoked < window
+            and get_access_token_model().objects.filter(source_refresh_token=row).exists()
+        ]
+        if rows and all(row.revoked is not None for row in rows) and (seen_active or rotated_just_now):
+            log.info("Concurrent refresh of one refresh token by client %s: refused, family kept.", client.client_id)
+            return False
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         if not valid and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
             RefreshToken = get_refresh_token_model()  # noqa: N806

@@ -6,6 +6,7 @@ CACHE_URL to a shared cache so that the limit holds across workers.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -30,11 +31,26 @@ class RateLimit:
         count, _, period = rate.partition("/")
         return cls(name=name, count=int(count), seconds=PERIODS[period])
 
-    def hit(self, key: str) -> int | None:
-        """Count one attempt; return the seconds to wait when it is over the limit, else None."""
+    def _window(self, key: str) -> tuple[float, int, str]:
         now = time.time()
         window = int(now // self.seconds)
-        cache_key = f"ratelimit:{self.name}:{window}:{key}"
+        # Hashed: a key may hold a client_id of the caller's choosing, of any length.
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return now, window, f"ratelimit:{self.name}:{window}:{digest}"
+
+    def exceeded(self, key: str) -> int | None:
+        """Without counting: the seconds to wait when `key` is already over the limit, else None.
+
+        For limits on failures, which are counted only once a request failed.
+        """
+        now, window, cache_key = self._window(key)
+        if (cache.get(cache_key) or 0) < self.count:
+            return None
+        return max(1, int((window + 1) * self.seconds - now))
+
+    def hit(self, key: str) -> int | None:
+        """Count one attempt; return the seconds to wait when it is over the limit, else None."""
+        now, window, cache_key = self._window(key)
         cache.add(cache_key, 0, timeout=self.seconds)
         try:
             attempts = cache.incr(cache_key)

@@ -26,6 +26,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.models import Application, AuditEvent
 from idp.oauth2_server import GRANT_TYPES, RESPONSE_TYPES
+from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 from idp.resources import refuse_unserved_resources
 from idp.services import audit_record
@@ -93,6 +94,10 @@ class ConsentView(dot.AuthorizationView):
     def form_valid(self, form):
         """The person's answer on the consent page, recorded once it has been
         sent back to the app (a refused request records nothing)."""
+        # DOT looks the posted client_id up with .get(): a consent form posted
+        # with an unknown one was a 500. RFC 6749 §4.1.2.1: an error page, no redirect.
+        if not Application.objects.filter(client_id=form.cleaned_data["client_id"]).exists():
+            return self.error_response(OAuthToolkitError(error=oauth2_errors.InvalidClientIdError()), application=None)
         response = super().form_valid(form)
         if response.status_code in (HTTPStatus.FOUND, HTTPStatus.SEE_OTHER):
             allowed = bool(form.cleaned_data.get("allow"))
@@ -144,13 +149,61 @@ class TokenView(dot.TokenView):
     get its JSON `unsupported_grant_type` (RFC 6749 §5.2). An error raised
     while DOT stores the token, such as RFC 8707's `invalid_target`, comes
     back from DOT without a content type; §5.2 says errors are JSON.
+
+    Failed client authentications (`invalid_client`) are limited per
+    client_id and per address (IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT): once over,
+    every request of that client or address is answered 429 with Retry-After
+    (RFC 6585 §4) until the window ends, so a client secret cannot be guessed
+    at speed (RFC 6819 §5.1.4.2.3).
+
+    The request's transaction is opened here rather than by ATOMIC_REQUESTS,
+    so that a refresh token's state can be read as the request arrives,
+    before it waits for a concurrent one (see
+    TaskgateOAuth2Validator.validate_refresh_token).
     """
 
+    # csrf_exempt again: DOT's is on the dispatch this overrides.
+    @method_decorator(csrf_exempt)
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
     def post(self, request, *args, **kwargs):
-        response = self.authorization_flow_token_response(request)
+        limit = RateLimit.parse("token-auth-failure", settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT)
+        keys = _limit_keys(request)
+        waits = [wait for key in keys if (wait := limit.exceeded(key)) is not None]
+        if waits:
+            wait = max(waits)
+            return too_many_requests(wait, f"Too many failed client authentications; retry in {wait} s.")
+        if request.POST.get("grant_type") == "refresh_token" and request.POST.get("refresh_token"):
+            active = refresh_token_is_active(request.POST["refresh_token"])
+            request.META[REFRESH_SEEN_ACTIVE] = "1" if active else "0"
+        with transaction.atomic():
+            response = self.authorization_flow_token_response(request)
         if response.status_code >= HTTPStatus.BAD_REQUEST and response["Content-Type"].startswith("text/html"):
             response["Content-Type"] = "application/json"
+        if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
+            for key in keys:
+                limit.hit(key)
         return response
+
+
+def _limit_keys(request: HttpRequest) -> list[str]:
+    """What a limit counts by: the address, and the client_id the request names (if any)."""
+    keys = [f"address:{client_address(request)}"]
+    client_id = _request_client_id(request)
+    if client_id:
+        keys.append(f"client:{client_id}")
+    return keys
+
+
+def _oauth_error(response) -> str | None:
+    if response.get("Content-Type", "").startswith("application/json"):
+        try:
+            return json.loads(response.content).get("error")
+        except (ValueError, AttributeError):
+            return None
+    return None
 
 
 def _metadata(view_class: type[View], request: HttpRequest) -> dict:
@@ -222,11 +275,19 @@ class IntrospectView(dot.IntrospectTokenView):
     A client may introspect its own tokens; a resource server with a token
     of the `introspection` scope may introspect any. Unauthenticated callers
     get a JSON `invalid_client` (RFC 6749 §5.2), where DOT answers an HTML 403.
+    Requests are limited per caller and per address
+    (IDP_INTROSPECTION_RATE_LIMIT): 429 with Retry-After over it.
     """
 
     http_method_names = ["post", "options"]
 
     def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST":
+            limit = RateLimit.parse("introspection", settings.IDP_INTROSPECTION_RATE_LIMIT)
+            waits = [wait for key in _limit_keys(request) if (wait := limit.hit(key)) is not None]
+            if waits:
+                wait = max(waits)
+                return too_many_requests(wait, f"Too many introspection requests; retry in {wait} s.")
         if request.method == "POST" and not request.headers.get("Authorization") and not request.POST.get("client_id"):
             return _invalid_client()
         response = super().dispatch(request, *args, **kwargs)

@@ -92,6 +92,19 @@ def _live_server_process(django_db_setup, django_db_blocker, workdir: Path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings) -> None:
+    """Every test starts with no rate-limit counters (they live in the per-process cache).
+
+    Only a local-memory cache is cleared: a Redis cache may be shared, and
+    tests that use one give it a key prefix of their own (tests/security/test_rate_limits.py).
+    """
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _live_server_helper() -> None:
     """Replaces pytest-django's helper of the same name, which expects its own
     `live_server` object (and fails on ours): ours asks for transactional_db itself."""

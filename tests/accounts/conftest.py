@@ -22,6 +22,7 @@ def upstream_settings(settings, fake_upstream):
     settings.OIDC_RP_CLIENT_ID = fake_upstream.client_id
     settings.OIDC_RP_CLIENT_SECRET = fake_upstream.client_secret
     settings.AUTHENTICATION_BACKENDS = [
+        "axes.backends.AxesStandaloneBackend",
         "django.contrib.auth.backends.ModelBackend",
         "accounts.upstream.UpstreamOIDCBackend",
     ]

@@ -25,7 +25,10 @@ def test_without_upstream_variables_the_page_offers_only_the_password_form(clien
 
 
 def test_without_upstream_variables_password_login_returns_to_next(client, user, password, settings):
-    assert settings.AUTHENTICATION_BACKENDS == ["django.contrib.auth.backends.ModelBackend"]
+    assert settings.AUTHENTICATION_BACKENDS == [
+        "axes.backends.AxesStandaloneBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
 
     response = client.post(reverse("login"), {"username": user.email.upper(), "password": password, "next": NEXT})
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tests.live import BASE_DIR
 
 SETTINGS = str(BASE_DIR / "config" / "settings.py")
+AXES_BACKEND = "axes.backends.AxesStandaloneBackend"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 UPSTREAM_BACKEND = "accounts.upstream.UpstreamOIDCBackend"
 CONFIGURED = {
@@ -41,13 +42,13 @@ def test_without_upstream_variables_only_passwords_log_in(load_settings):
     names = load_settings()
 
     assert names["UPSTREAM_OIDC_ISSUER"] == ""
-    assert names["AUTHENTICATION_BACKENDS"] == [MODEL_BACKEND]
+    assert names["AUTHENTICATION_BACKENDS"] == [AXES_BACKEND, MODEL_BACKEND]
 
 
 def test_upstream_variables_add_the_upstream_backend_with_safe_defaults(load_settings):
     names = load_settings(**CONFIGURED)
 
-    assert names["AUTHENTICATION_BACKENDS"] == [MODEL_BACKEND, UPSTREAM_BACKEND]
+    assert names["AUTHENTICATION_BACKENDS"] == [AXES_BACKEND, MODEL_BACKEND, UPSTREAM_BACKEND]
     assert names["UPSTREAM_OIDC_NAME"] == "acme.eu.auth0.com"
     assert names["OIDC_RP_SCOPES"] == "openid email profile"
     assert (names["OIDC_RP_SIGN_ALGO"], names["OIDC_USE_PKCE"], names["OIDC_USE_NONCE"]) == ("RS256", True, True)
@@ -59,7 +60,7 @@ def test_upstream_variables_add_the_upstream_backend_with_safe_defaults(load_set
 def test_upstream_only_removes_the_password_backend(load_settings):
     names = load_settings(**CONFIGURED, UPSTREAM_OIDC_ONLY="1", UPSTREAM_OIDC_NAME="Acme")
 
-    assert names["AUTHENTICATION_BACKENDS"] == [UPSTREAM_BACKEND]
+    assert names["AUTHENTICATION_BACKENDS"] == [AXES_BACKEND, UPSTREAM_BACKEND]
     assert names["UPSTREAM_OIDC_NAME"] == "Acme"
 
 

@@ -89,7 +89,16 @@ def test_authorization_code_with_pkce_through_login_consent_tokens_refresh_and_r
     assert refreshed["refresh_token"] != first_refresh
     assert refreshed["access_token"] != token["access_token"]
 
-    # Reusing the rotated one is refused and revokes the whole family (RFC 9700 §4.14.2).
+    # Reusing the rotated one is refused and revokes the whole family (RFC 9700 §4.14.2):
+    # later than a concurrent retry would be (IDP_REFRESH_RETRY_SECONDS).
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import get_refresh_token_model
+
+    get_refresh_token_model().objects.filter(revoked__isnull=False).update(
+        revoked=timezone.now() - timedelta(seconds=60)
+    )
     reuse = requests.post(
         metadata["token_endpoint"],
         data={"grant_type": "refresh_token", "refresh_token": first_refresh},
