@@ -39,21 +39,22 @@ $(SIGNING_KEY): | .venv/.installed
 	@printf 'DJANGO_DEBUG=1\nDJANGO_SECRET_KEY=%s\nOIDC_RSA_PRIVATE_KEY_FILE=%s\n' \
 		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" "$(SIGNING_KEY)" > .env
 
-run: install .env
+# Only Python is needed to serve the site; npm is for the browser tests.
+run: .venv/.installed .env
 	$(RUN) python manage.py migrate --noinput
 	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) python manage.py setup_demo
 	@echo "Serving http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
-lint: install
+lint: .venv/.installed
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-format: install
+format: .venv/.installed
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint
+test: lint node_modules/.installed
 	$(RUN) pytest $(PYTEST_ARGS)
 
 clean:
