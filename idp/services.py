@@ -202,6 +202,7 @@ def application_add_gpt_action_callback(*, application: Application, callback_ur
     application.redirect_uris = " ".join(uris)
     application.full_clean(exclude=["client_secret"])
     application.save(update_fields=["redirect_uris", "updated"])
+    audit_record(kind=AuditEvent.Kind.APP_CHANGED, application=application, changed=["redirect_uris"])
     return application
 
 

@@ -398,7 +398,15 @@ class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
     """RFC 7592 §2: read, update or delete a registration with its registration access token."""
 
     def put(self, request, *args, **kwargs):
-        return _refused_metadata(request.body) or super().put(request, *args, **kwargs)
+        response = _refused_metadata(request.body) or super().put(request, *args, **kwargs)
+        if response.status_code == HTTPStatus.OK:
+            audit_record(
+                kind=AuditEvent.Kind.APP_CHANGED,
+                application=Application.objects.filter(client_id=kwargs.get("client_id")).first(),
+                request=request,
+                changed=["client metadata (RFC 7592)"],
+            )
+        return response
 
     def dispatch(self, request, *args, **kwargs):
         response = super().dispatch(request, *args, **kwargs)

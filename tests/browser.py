@@ -59,9 +59,13 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practi
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
-def stay_offline(page, site_url: str, *, client_redirect_uri: str | None = None, arrived: list | None = None) -> None:
-    """Route every request off `site_url` to an error, so that a page using a CDN fails the test;
-    the client's redirect URI, when given, gets a stub page and is noted in `arrived`."""
+def stay_offline(
+    page, site_url: str, *, client_redirect_uri: str | None = None, arrived: list | None = None
+) -> list[str]:
+    """Route every request off `site_url` to an error and return the list of those
+    refused, which a test expects empty: a page that loads anything from a CDN fails.
+    The client's redirect URI, when given, gets a stub page and is noted in `arrived`."""
+    refused: list[str] = []
 
     def route(route):
         url = route.request.url
@@ -72,9 +76,11 @@ def stay_offline(page, site_url: str, *, client_redirect_uri: str | None = None,
         elif url.startswith(site_url):
             route.continue_()
         else:
+            refused.append(url)
             route.abort()
 
     page.route("**/*", route)
+    return refused
 
 
 def axe_violations(page) -> list[dict]:

@@ -60,7 +60,7 @@ def test_a_person_signs_up_allows_a_client_sees_it_under_connected_apps_and_revo
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     page = context.new_page()
     arrived: list[str] = []
-    stay_offline(page, live_server.url, client_redirect_uri=REDIRECT_URI, arrived=arrived)
+    off_site = stay_offline(page, live_server.url, client_redirect_uri=REDIRECT_URI, arrived=arrived)
     email, password = f"new-{secrets.token_hex(4)}@example.com", "violet kettle 93 harbour"
 
     # The client sends the person to /idp; not logged in, they land on the login page and sign up from there.
@@ -137,6 +137,7 @@ def test_a_person_signs_up_allows_a_client_sees_it_under_connected_apps_and_revo
     page.goto(authorize_url(live_server, application, pkce_pair()[1], state))
     assert page.url.startswith(f"{live_server.url}/idp?")
     assert page.get_by_role("button", name="Allow").is_visible()
+    assert not off_site, f"requests off the site (a CDN?): {off_site}"
     context.close()
 
     # The audit log tells the story, without a token, code, verifier or password in it.
@@ -168,7 +169,7 @@ def test_the_login_page_and_the_error_pages_in_a_browser(browser, live_server, a
 
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     page = context.new_page()
-    stay_offline(page, live_server.url)
+    off_site = stay_offline(page, live_server.url)
 
     # A wrong password: the error is announced and the fields stay labelled.
     page.goto(f"{live_server.url}/accounts/login/")
@@ -207,6 +208,7 @@ def test_the_login_page_and_the_error_pages_in_a_browser(browser, live_server, a
         assert page.goto(url).status == status
         assert page.get_by_role("heading", level=1).is_visible()
         check_page(page, artifacts_dir, f"error-{template.removesuffix('.html')}")
+    assert not off_site, f"requests off the site (a CDN?): {off_site}"
     context.close()
 
 
@@ -219,7 +221,7 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page = context.new_page()
-    stay_offline(page, live_server.url)
+    off_site = stay_offline(page, live_server.url)
 
     page.goto(f"{live_server.url}/admin/idp/application/{gpt.pk}/change/")
     page.get_by_label("Email").fill(admin.email)
@@ -252,12 +254,13 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     assert "App changed" in page.locator("#result_list").inner_text()
     assert secret not in page.content()
     check_page(page, artifacts_dir, "admin-audit-log")
+    assert not off_site, f"requests off the site (a CDN?): {off_site}"
     context.close()
 
     # Without JavaScript the values are plain text to select, and no dead button shows.
     plain = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
     page = plain.new_page()
-    stay_offline(page, live_server.url)
+    off_site = stay_offline(page, live_server.url)
     page.goto(f"{live_server.url}/admin/login/?next=/admin/idp/application/{gpt.pk}/change/")
     page.get_by_label("Email").fill(admin.email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -266,4 +269,5 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     assert page.locator("#setup-client_id").is_visible()
     assert not page.get_by_role("button", name="Copy Client ID").is_visible()
     assert re.fullmatch(r"[\w-]+", page.locator("#setup-client_id").inner_text())
+    assert not off_site, f"requests off the site (a CDN?): {off_site}"
     plain.close()

@@ -309,3 +309,17 @@ def test_a_replayed_authorization_code_is_recorded(logged_in_client, client, app
     event = AuditEvent.objects.get(kind=Kind.CODE_REPLAYED)
     assert event.application == application
     assert code not in everything_stored()
+
+
+@pytest.mark.django_db
+def test_adding_a_gpt_callback_is_recorded_as_an_app_change():
+    from idp.services import application_add_gpt_action_callback, application_create_for_gpt_action
+
+    issued = application_create_for_gpt_action(name="Tasks GPT")
+
+    application_add_gpt_action_callback(
+        application=issued.application, callback_url="https://chatgpt.com/aip/g-abc/oauth/callback"
+    )
+
+    assert kinds() == [Kind.APP_CREATED, Kind.APP_CHANGED]
+    assert AuditEvent.objects.get(kind=Kind.APP_CHANGED).details == {"changed": ["redirect_uris"]}

@@ -120,3 +120,25 @@ def test_a_tool_call_at_mcp_marks_the_consent_used(mcp, user, application):
 
     assert response.status_code == HTTPStatus.OK
     assert Consent.objects.get().last_used_at > long_ago
+
+
+def test_a_registration_updated_by_its_client_is_recorded_as_changed_and_a_refused_update_is_not(client):
+    metadata = {"client_name": "An MCP client", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"}
+    data = client.post("/idp/register", metadata, content_type="application/json").json()
+    uri = f"/idp/register/{data['client_id']}"
+    auth = {"Authorization": f"Bearer {data['registration_access_token']}"}
+
+    updated = client.put(
+        uri, {**metadata, "client_name": "Renamed", "client_id": data["client_id"]}, "application/json", headers=auth
+    )
+    auth = {"Authorization": f"Bearer {updated.json()['registration_access_token']}"}
+    refused = client.put(
+        uri, {**metadata, "redirect_uris": ["http://evil.example/cb"]}, "application/json", headers=auth
+    )
+
+    assert updated.status_code == HTTPStatus.OK
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    (event,) = AuditEvent.objects.filter(kind=AuditEvent.Kind.APP_CHANGED)
+    assert event.application.client_id == data["client_id"]
+    assert event.details == {"changed": ["client metadata (RFC 7592)"]}
+    assert data["registration_access_token"] not in repr(list(AuditEvent.objects.values()))
