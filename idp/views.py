@@ -169,6 +169,14 @@ class TokenView(dot.TokenView):
         return super().dispatch(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
+        if any("\x00" in value for _, values in request.POST.lists() for value in values):
+            # No OAuth parameter holds a NUL; PostgreSQL refuses it in a query,
+            # which oauthlib's OIDC dispatcher makes before any validator runs.
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "Parameters must not contain NUL characters."},
+                status=HTTPStatus.BAD_REQUEST,
+                headers={"Cache-Control": "no-store"},
+            )
         limit = RateLimit.parse("token-auth-failure", settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT)
         keys = _limit_keys(request)
         waits = [wait for key in keys if (wait := limit.exceeded(key)) is not None]

@@ -398,3 +398,15 @@ def test_clear_expired_removes_old_redeemed_code_records(logged_in_client, appli
     call_command("clear_expired", stdout=None)
 
     assert not RedeemedCode.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["code", "redirect_uri", "code_verifier", "client_id", "refresh_token"])
+def test_a_nul_character_in_a_token_request_is_a_json_invalid_request(client, application, field):
+    """RFC 6749 §5.2: a malformed request is invalid_request, never a 500 (PostgreSQL refuses NUL in queries)."""
+    data = {"grant_type": "authorization_code", "code": "c", "redirect_uri": "https://client.example.com/callback"}
+    data[field] = "a\x00b"
+
+    response = client.post("/idp/token", data, HTTP_AUTHORIZATION=basic(application))
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_request"
