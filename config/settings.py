@@ -31,6 +31,18 @@ def _fail(sentence: str) -> None:
     raise ImproperlyConfigured(sentence)
 
 
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number variable, or one sentence naming it."""
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        _fail(f"{name} must be a whole number of at least {minimum}; got {raw!r}.")
+    return value
+
+
 # --- Core -------------------------------------------------------------------
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -123,8 +135,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's ASGI handler serves each request in a thread with a connection
+    # of its own: without a pool, a burst of 200 requests opens 200 connections
+    # and PostgreSQL (max_connections, 100 by default) refuses the rest. Each
+    # worker process keeps a psycopg pool of at most DATABASE_POOL_MAX_SIZE
+    # connections; a request waits up to DATABASE_POOL_TIMEOUT seconds for one.
+    # Size it so that workers x max size stays below max_connections. 0 turns
+    # the pool off (behind PgBouncer, say; then CONN_MAX_AGE applies).
+    _pool_max = _int("DATABASE_POOL_MAX_SIZE", 10)
+    if _pool_max:
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            _fail("DATABASE_CONN_MAX_AGE must be 0 with the connection pool (or set DATABASE_POOL_MAX_SIZE=0).")
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_max),
+            "max_size": _pool_max,
+            "timeout": _int("DATABASE_POOL_TIMEOUT", 20, minimum=1),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate-limit counters and the CIMD fetch backoff live here. The default is
@@ -241,8 +270,8 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATIO
 # failed logins for one account, or from one address, further attempts from
 # it are refused for AXES_COOLOFF_MINUTES, with a page that says until when.
 # Attempts are recorded (axes.AccessAttempt, the admin's "Access attempts").
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 # Each parameter alone: an account is locked whatever the address, and an
 # address whatever the account it tries.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -317,7 +346,7 @@ SESSION_COOKIE_SECURE = SITE_IS_HTTPS
 CSRF_COOKIE_SECURE = SITE_IS_HTTPS
 SESSION_COOKIE_NAME = env.str("DJANGO_SESSION_COOKIE_NAME", default="taskgate_session")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=SITE_IS_HTTPS and not DEBUG)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if SITE_IS_HTTPS else 0)
+SECURE_HSTS_SECONDS = _int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if SITE_IS_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
@@ -380,7 +409,7 @@ for _name in ("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "IDP_INTROSPECTION_RATE_LIMIT
 # is taken for a client's concurrent retry: refused (invalid_grant) without
 # revoking its family. Later, reuse revokes the family (RFC 9700 §4.14.2).
 # 0: every reuse revokes the family, and concurrent retries log the client out.
-IDP_REFRESH_RETRY_SECONDS = env.int("IDP_REFRESH_RETRY_SECONDS", default=5)
+IDP_REFRESH_RETRY_SECONDS = _int("IDP_REFRESH_RETRY_SECONDS", 5)
 
 # --- Resources a token may be issued for (RFC 8707) ---------------------------
 # A token names at most one of these as its audience (`resource`); one without
@@ -534,15 +563,7 @@ PRIVACY_POLICY_TEXT = env.str("PRIVACY_POLICY_TEXT", default="", multiline=True)
 # --- Audit log (idp.AuditEvent) -------------------------------------------------
 
 # Days an audit event is kept; `manage.py prune_audit_log` deletes older ones.
-try:
-    AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
-except ValueError:
-    AUDIT_RETENTION_DAYS = 0
-if AUDIT_RETENTION_DAYS < 1:
-    _fail(
-        f"AUDIT_RETENTION_DAYS must be a whole number of days, 1 or more (default 90); "
-        f"got {os.environ.get('AUDIT_RETENTION_DAYS')!r}."
-    )
+AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 
 # --- Logging -----------------------------------------------------------------
 

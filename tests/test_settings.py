@@ -50,6 +50,16 @@ def test_without_a_signing_key_start_up_stops_with_a_sentence_naming_it():
         ({"SITE_URL": "https://example.com/path"}, "SITE_URL must be an origin"),
         ({"OIDC_RSA_PRIVATE_KEY": "not a key"}, "must be an unencrypted RSA private key"),
         ({"DATABASE_URL": "nosuchdb://x"}, "nosuchdb"),
+        ({"AXES_FAILURE_LIMIT": "five"}, "AXES_FAILURE_LIMIT must be a whole number of at least 1; got 'five'."),
+        ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT must be a whole number of at least 1"),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DATABASE_POOL_MAX_SIZE": "-1"},
+            "DATABASE_POOL_MAX_SIZE must be a whole number of at least 0",
+        ),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DATABASE_CONN_MAX_AGE": "60"},
+            "DATABASE_CONN_MAX_AGE must be 0 with the connection pool",
+        ),
     ],
 )
 def test_a_bad_variable_stops_start_up_with_a_sentence(key_file, env, sentence):
@@ -101,3 +111,20 @@ def test_a_production_environment_has_secure_cookies_and_our_csrf_middleware(key
     )  # fmt: skip
 
     assert result.stdout.split() == ["True", "True", "True", "True", "31536000"]
+
+
+def test_postgresql_gets_a_connection_pool_per_worker_sized_by_its_variables(key_file):
+    """200 concurrent requests must not open 200 connections (issue 7): psycopg's pool caps them."""
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('pool'))"
+    environment = {"DJANGO_SECRET_KEY": "x" * 50, "OIDC_RSA_PRIVATE_KEY_FILE": key_file}
+    postgres = "postgres://postgres@127.0.0.1:5432/x"
+
+    shell = ("shell", "--no-imports", "-c", show)
+
+    default = manage(*shell, DATABASE_URL=postgres, **environment)
+    sized = manage(*shell, DATABASE_URL=postgres, DATABASE_POOL_MAX_SIZE="4", **environment)
+    off = manage(*shell, DATABASE_URL=postgres, DATABASE_POOL_MAX_SIZE="0", **environment)
+
+    assert default.stdout.strip() == "{'min_size': 2, 'max_size': 10, 'timeout': 20}", default.stderr
+    assert sized.stdout.strip() == "{'min_size': 2, 'max_size': 4, 'timeout': 20}", sized.stderr
+    assert off.stdout.strip() == "None", off.stderr

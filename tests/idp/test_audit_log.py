@@ -295,7 +295,7 @@ def test_the_audit_retention_setting_refuses_a_bad_value_with_a_sentence():
         result = manage("check", DJANGO_DEBUG="1", AUDIT_RETENTION_DAYS=value)
 
         assert result.returncode != 0
-        assert "AUDIT_RETENTION_DAYS must be a whole number of days, 1 or more" in result.stderr
+        assert "AUDIT_RETENTION_DAYS must be a whole number of at least 1" in result.stderr
 
 
 def test_a_replayed_authorization_code_is_recorded(logged_in_client, client, application):

@@ -36,16 +36,7 @@ def load_server(django_db_setup, django_db_blocker, workdir):
 def test_200_concurrent_creations_with_distinct_and_repeated_idempotency_keys(
     load_server, transactional_db, user, application
 ):
-    from django.db import connection
-
     from tasks.models import Task
-
-    if connection.vendor == "postgresql":
-        # Django's ASGI handler runs each request in a thread of its own, with a
-        # connection of its own: 200 at once exceed PostgreSQL's max_connections
-        # (100) and the rest are 500s. Fix: a connection pool (psycopg_pool,
-        # DATABASES OPTIONS "pool") sized below max_connections / workers.
-        pytest.xfail("needs a PostgreSQL connection pool: 200 concurrent requests open 200 connections")
 
     raw, _ = issue_access_token(user=user, application=application, scope="tasks:read tasks:write")
     keys = [f"unique-{number}" for number in range(CREATIONS // 2)] + [
