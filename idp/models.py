@@ -205,6 +205,7 @@ class AuditEvent(models.Model):
     class Kind(models.TextChoices):
         LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
         LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out (too many failures)"
         SIGNED_UP = "signed_up", "Signed up"
         EMAIL_VERIFIED = "email_verified", "Email verified"
         CONSENT_GIVEN = "consent_given", "Consent given"

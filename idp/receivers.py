@@ -5,6 +5,8 @@ Connected in IdpConfig.ready(). Each receiver only records; no rule lives here.
 
 from __future__ import annotations
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
@@ -32,17 +34,23 @@ def record_login(sender, request, user, **kwargs) -> None:
     )
 
 
+def _typed_email(value) -> str:
+    """What was typed as the email, only when it is an email address, so that
+    a password typed into the wrong field is never stored."""
+    email = value if isinstance(value, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        return ""
+    return email
+
+
 @receiver(user_login_failed, dispatch_uid="idp.audit.login_failed")
 def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
     """`credentials` holds what was typed, the password included (Django masks
     it, but other backends' keyword arguments, such as an upstream's nonce,
-    are not): only the email is kept, and only when it is an email address,
-    so that a password typed into the wrong field is never stored."""
-    email = credentials.get("username") if isinstance(credentials.get("username"), str) else ""
-    try:
-        validate_email(email)
-    except ValidationError:
-        email = ""
+    are not): only the email is kept."""
+    email = _typed_email(credentials.get("username"))
     user = get_user_model().objects.filter(email__iexact=email).first() if email else None
     audit_record(
         kind=AuditEvent.Kind.LOGIN_FAILED,
@@ -50,6 +58,24 @@ def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
         request=request,
         email=email.lower()[:254],
         method="password" if "username" in credentials else "other",
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="idp.audit.login_locked_out")
+def record_login_lockout(sender, request, username=None, ip_address=None, **kwargs) -> None:
+    """django-axes refused a login: too many failures for this account or from this address.
+
+    Sent when the limit is reached and again for each attempt while the lockout lasts.
+    """
+    email = _typed_email(username)
+    user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    audit_record(
+        kind=AuditEvent.Kind.LOGIN_LOCKED_OUT,
+        user=user,
+        request=request,
+        email=email.lower()[:254],
+        failure_limit=settings.AXES_FAILURE_LIMIT,
+        cooloff_minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
     )
 
 

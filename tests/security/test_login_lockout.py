@@ -72,3 +72,35 @@ def test_the_lockout_is_logged_as_a_warning_without_the_password(client, user, s
 
     assert any("locked out" in record.getMessage().lower() for record in caplog.records)
     assert "hunter2-wrong-password" not in caplog.text
+
+
+def test_a_lockout_is_written_to_the_audit_log_with_the_account_and_the_address(client, user, settings):
+    """Issue 7: "a lockout with a clear message and a time ..., logged in the audit log"."""
+    from idp.models import AuditEvent
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attempt(client, user.email.upper(), "wrong", address="203.0.113.9")
+    attempt(client, user.email, "wrong", address="203.0.113.9")
+
+    lockouts = AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_LOCKED_OUT).order_by("id")
+    assert lockouts.count() == 2, "the attempt that reached the limit, then the one refused during the lockout"
+    event = lockouts.first()
+    assert event.user == user
+    assert str(event.ip_address) == "203.0.113.9"
+    assert event.details == {
+        "email": user.email.lower(),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": 15,
+    }
+
+
+def test_a_lockout_of_an_address_trying_unknown_accounts_is_recorded_without_a_user(client, settings):
+    from idp.models import AuditEvent
+
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        attempt(client, f"nobody{number}@example.com", "wrong", address="198.51.100.77")
+
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.LOGIN_LOCKED_OUT)
+    assert event.user is None
+    assert str(event.ip_address) == "198.51.100.77"
+    assert event.details["email"] == f"nobody{settings.AXES_FAILURE_LIMIT - 1}@example.com"
