@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from oauth2_provider import cimd
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
@@ -91,10 +91,23 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         """RFC 6749 §5.2: a redirect_uri that differs from the authorization request's is `invalid_grant`.
 
         oauthlib answers `invalid_request` (MismatchingRedirectURIError).
+
+        A missing redirect_uri (oauthlib then checks the app's default one):
+        OAuth 2.1 §10.2 drops it from the token request because PKCE prevents
+        code injection, so it is accepted for a code issued with a challenge.
+        A code issued without one comes from an OAuth 2.0 client (a GPT
+        Action), for which RFC 6749 §4.1.3 makes it REQUIRED.
         """
+        request = args[0] if args else kwargs.get("request")
+        if getattr(request, "using_default_redirect_uri", False):
+            grant = get_grant_model().objects.filter(code=code, application=client).only("code_challenge").first()
+            if grant is not None and not grant.code_challenge:
+                raise errors.InvalidRequestError(
+                    description="redirect_uri is required: send the one of the authorization request.",
+                    request=request,
+                )
         if super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
             return True
-        request = args[0] if args else kwargs.get("request")
         if redirect_uri is None:
             return False  # missing: oauthlib's invalid_request is right (RFC 6749 §4.1.3 "REQUIRED")
         raise errors.InvalidGrantError(

@@ -111,6 +111,47 @@ def test_a_code_used_with_another_registered_redirect_uri_is_refused(logged_in_c
     assert after.status_code == HTTPStatus.OK
 
 
+def _exchange_without_redirect_uri(client, application, code, verifier=None):
+    data = {"grant_type": "authorization_code", "code": code}
+    if verifier:
+        data["code_verifier"] = verifier
+    return client.post("/idp/token", data, HTTP_AUTHORIZATION=basic(application))
+
+
+def test_a_pkce_code_may_be_exchanged_without_redirect_uri_as_oauth_2_1_clients_do(logged_in_client, application):
+    """OAuth 2.1 (draft 15) §10.2: "authorization code injection is prevented by the code_challenge and
+    code_verifier parameters, making the inclusion of the redirect_uri parameter serve no purpose in the
+    token request. As such, it has been removed." """
+    verifier, challenge = pkce_pair()
+    code = obtain_code(logged_in_client, application, challenge=challenge)
+
+    response = _exchange_without_redirect_uri(logged_in_client, application, code, verifier)
+
+    assert response.status_code == HTTPStatus.OK, response.content
+
+
+def test_a_code_issued_without_pkce_needs_the_redirect_uri_of_its_authorization_request(logged_in_client, application):
+    """RFC 6749 §4.1.3: redirect_uri is "REQUIRED, if the "redirect_uri" parameter was included in the
+    authorization request"; OAuth 2.1 §10.2: the server "MUST enforce the parameter as described in
+    [RFC6749]" for OAuth 2.0 clients, which a code issued without PKCE marks (a GPT Action, say)."""
+    application.require_pkce = False
+    application.save()
+    page = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))
+    code = redirect_params(logged_in_client.post("/idp", {**consent_form_data(page), "allow": "Authorize"}))["code"]
+
+    response = _exchange_without_redirect_uri(logged_in_client, application, code)
+    after = logged_in_client.post(
+        "/idp/token",
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REGISTERED},
+        HTTP_AUTHORIZATION=basic(application),
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_request"
+    assert "redirect_uri" in response.json()["error_description"]
+    assert after.status_code == HTTPStatus.OK, "the refusal did not spend the code"
+
+
 # --- Refresh tokens ---------------------------------------------------------------
 
 
