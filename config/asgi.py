@@ -1,19 +1,27 @@
 """ASGI entry point: `uvicorn config.asgi:application`.
 
 Django serves everything but the MCP endpoint, which the MCP SDK's app serves
-(tasks.mcp). Django's ASGI handler knows no lifespan events; the MCP app
-needs them to start and stop its session manager, so they go to it.
+(tasks.mcp). The lifespan events go to the MCP app, which needs them to start
+and stop its session manager.
+
+Django runs as a WSGI application in a pool of DJANGO_THREADS threads
+(a2wsgi): every view and middleware of ours is synchronous, and Django's ASGI
+handler would hand each request between the event loop and threads about ten
+times (a new thread per request, each signal, the middleware chain, the view).
+On the benchmark machine that cost about 5 ms a request, more than Django's
+own work; one hand-off costs about 0.3 ms (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+from a2wsgi import WSGIMiddleware
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-django_application = get_asgi_application()
+django_wsgi = get_wsgi_application()
 
 # Imported once Django is set up: the tools use its models.
 from django.conf import settings  # noqa: E402
@@ -22,6 +30,7 @@ from tasks.mcp import http_app  # noqa: E402
 
 mcp_application, mcp_lifespan = http_app()
 MCP_PATHS = {settings.MCP_PATH, settings.MCP_PATH + "/"}
+django_application = WSGIMiddleware(django_wsgi, workers=settings.DJANGO_THREADS)
 
 
 async def application(scope, receive, send):

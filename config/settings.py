@@ -155,6 +155,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "timeout": _int("DATABASE_POOL_TIMEOUT", 20, minimum=1),
         }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads per server process that run Django's requests (config/asgi.py); each
+# holds at most one database connection, so keep it at DATABASE_POOL_MAX_SIZE.
+DJANGO_THREADS = _int("DJANGO_THREADS", 10, minimum=1)
 
 # Rate-limit counters and the CIMD fetch backoff live here. The default is
 # per process: with several workers or machines, set CACHE_URL to a shared
