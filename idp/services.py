@@ -284,9 +284,21 @@ def application_revoke_tokens(
     return count
 
 
+# "Last used" is kept to the minute: finer would cost a write on every request.
+APPLICATION_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 def application_mark_used(*, application: Application) -> None:
-    """Record that the app just got a token: what "unused" means for pruning."""
-    Application.objects.filter(pk=application.pk).update(last_used_at=timezone.now())
+    """Record that the app just got a token: what "unused" means for pruning (counted in days).
+
+    On every token request, so at most one UPDATE a minute per app: none when
+    the instance in hand (the authenticated client) says it is that fresh.
+    """
+    now = timezone.now()
+    if application.last_used_at is not None and now - application.last_used_at < APPLICATION_LAST_USED_RESOLUTION:
+        return
+    Application.objects.filter(pk=application.pk).update(last_used_at=now)
+    application.last_used_at = now
 
 
 @transaction.atomic
@@ -312,7 +324,7 @@ def self_registered_applications_prune(*, unused_days: int) -> int:
 # --- People's consents (the "Connected apps" of /account) ----------------------
 
 # How often, at most, a consent's last_used_at is written for one person and app.
-CONSENT_LAST_USED_RESOLUTION = timedelta(minutes=1)
+CONSENT_LAST_USED_RESOLUTION = APPLICATION_LAST_USED_RESOLUTION
 
 
 def _scopes_in_order(scopes: set[str]) -> str:

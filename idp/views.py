@@ -12,7 +12,9 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.test.signals import setting_changed
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -218,6 +220,31 @@ def _metadata(view_class: type[View], request: HttpRequest) -> dict:
     return json.loads(view_class.as_view()(request).content)
 
 
+# The document depends on settings only (the issuer is SITE_URL, not the
+# request's host), so each process builds it once: building it runs two of
+# DOT's views and cost more than serving it (benchmarks/README.md).
+_provider_metadata: dict[str, bytes] = {}
+
+
+@receiver(setting_changed, dispatch_uid="idp.views.forget_provider_metadata")
+def _forget_provider_metadata(**kwargs) -> None:
+    _provider_metadata.clear()
+
+
+def _build_provider_metadata(request: HttpRequest) -> bytes:
+    data = _metadata(dot.OAuthServerMetadataView, request)
+    data.update(_metadata(dot.ConnectDiscoveryInfoView, request))
+    # HS256 signing with client secrets is not offered (idp.Application.algorithm).
+    data["id_token_signing_alg_values_supported"] = ["RS256"]
+    # DOT builds this list from a set; sorted, the document is the same on every request.
+    data["claims_supported"] = sorted(data["claims_supported"])
+    # Introspection is for confidential clients and resource servers only.
+    data["introspection_endpoint_auth_methods_supported"] = ["client_secret_basic", "client_secret_post"]
+    data["request_parameter_supported"] = False
+    data["claims_parameter_supported"] = False
+    return json.dumps(data).encode()
+
+
 @method_decorator(login_not_required, name="dispatch")
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class ProviderMetadataView(View):
@@ -225,21 +252,14 @@ class ProviderMetadataView(View):
 
     Served at `/.well-known/openid-configuration` and
     `/.well-known/oauth-authorization-server` so that both agree: same
-    issuer, same endpoints. Built from DOT's two documents.
+    issuer, same endpoints. Built from DOT's two documents, once per process.
     """
 
-    def get(self, request: HttpRequest) -> JsonResponse:
-        data = _metadata(dot.OAuthServerMetadataView, request)
-        data.update(_metadata(dot.ConnectDiscoveryInfoView, request))
-        # HS256 signing with client secrets is not offered (idp.Application.algorithm).
-        data["id_token_signing_alg_values_supported"] = ["RS256"]
-        # DOT builds this list from a set; sorted, the document is the same on every request.
-        data["claims_supported"] = sorted(data["claims_supported"])
-        # Introspection is for confidential clients and resource servers only.
-        data["introspection_endpoint_auth_methods_supported"] = ["client_secret_basic", "client_secret_post"]
-        data["request_parameter_supported"] = False
-        data["claims_parameter_supported"] = False
-        response = JsonResponse(data)
+    def get(self, request: HttpRequest) -> HttpResponse:
+        body = _provider_metadata.get("document")
+        if body is None:
+            body = _provider_metadata["document"] = _build_provider_metadata(request)
+        response = HttpResponse(body, content_type="application/json")
         response["Access-Control-Allow-Origin"] = "*"
         response["Cache-Control"] = "public, max-age=3600"
         return response
