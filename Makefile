@@ -14,6 +14,7 @@ help:
 	@echo "make test   ruff, then the whole test suite"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make format ruff format and fix"
+	@echo "make bench  Taskgate beside oidc-provider and a bare view (DATABASE_URL: the database it may fill)"
 
 # uv comes from pip when it is missing; it then installs Python packages from uv.lock.
 .venv/.installed: pyproject.toml uv.lock
@@ -64,5 +65,18 @@ format: .venv/.installed
 test: lint .build/app-bridge.js
 	$(RUN) pytest $(PYTEST_ARGS)
 
+# The benchmark (benchmarks/README.md), not part of `make test`: wrk from
+# Debian's packages, the peer (oidc-provider) from the npm registry at the
+# versions in benchmarks/peer/package-lock.json, and the chart's Python
+# packages (the `bench` group). DATABASE_URL names a database it may fill;
+# unset, it measures on SQLite and says so. BENCH_ARGS="--quick" and the
+# like go to benchmarks/run.py.
+bench: .venv/.installed
+	@command -v wrk >/dev/null 2>&1 || { echo "Installing wrk (Debian)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
+	npm ci --prefix benchmarks/peer --no-audit --no-fund --loglevel=error
+	$(UV) run --frozen --group bench python -m benchmarks.run $(BENCH_ARGS)
+
 clean:
-	rm -rf .venv node_modules .build staticfiles .pytest_cache .ruff_cache test-artifacts
+	rm -rf .venv node_modules .build staticfiles .pytest_cache .ruff_cache test-artifacts .bench benchmarks/peer/node_modules

@@ -1,0 +1,511 @@
+"""`make bench`: Taskgate beside panva's oidc-provider and a bare Django view, in one run on one machine.
+
+    python -m benchmarks.run [--duration 10] [--connections 32] [--quick]
+
+What it does, in order:
+1. Starts the production stack: uvicorn with one worker per core, DEBUG off,
+   the database of DATABASE_URL (SQLite in .bench/ with a warning when unset),
+   Redis for the cache when one answers, and the peer (benchmarks/peer/,
+   oidc-provider with an equivalent client, rotating refresh tokens, opaque
+   access tokens, on a cluster of as many workers).
+2. Mints what the stateful scenarios use up (codes, refresh tokens) ahead of
+   each run, then drives every scenario with wrk from a separate process on
+   loopback: a warm-up, then a fixed number of connections for a fixed time.
+3. Growth: `GET /api/tasks` and introspection with 10^3 and 10^6 access
+   tokens in the table, and 10^2 and 10^5 tasks for the user.
+4. Writes benchmarks/results/latest.{json,md,png} and prints the table.
+
+DATABASE_URL must name a database the benchmark may fill: it writes only its
+own user, app, tokens and tasks, and removes them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from base64 import b64encode
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from benchmarks import report
+from benchmarks.seed import REDIRECT_URI
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BENCH_DIR = BASE_DIR / ".bench"
+RESULTS_DIR = BASE_DIR / "benchmarks" / "results"
+PEER_DIR = BASE_DIR / "benchmarks" / "peer"
+LUA = BASE_DIR / "benchmarks" / "lua" / "scenario.lua"
+REDIS = ("127.0.0.1", 6379)
+FORM = "Content-Type: application/x-www-form-urlencoded"
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Authorization: Basic " + b64encode(f"{quote(client_id)}:{quote(secret)}".encode()).decode()
+
+
+@dataclass
+class Scenario:
+    """One request shape; `lines` names what is minted ahead ("code" or "refresh") when each request uses one up."""
+
+    name: str
+    target: str  # "ours" or "peer"
+    method: str
+    path: str
+    headers: list[str] = field(default_factory=list)
+    body: str | None = None
+    lines: str | None = None
+
+
+@dataclass
+class Result:
+    scenario: str
+    target: str
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    error_kinds: dict[str, int]
+
+
+class Wrk:
+    def __init__(self, *, connections: int, threads: int) -> None:
+        self.connections = connections
+        self.threads = threads
+
+    def run(self, base_url: str, scenario: Scenario, seconds: float, lines_file: Path | None = None) -> Result:
+        with tempfile.NamedTemporaryFile(suffix=".json", dir=BENCH_DIR, delete=False) as handle:
+            result_file = Path(handle.name)
+        env = {
+            **os.environ,
+            "BENCH_METHOD": scenario.method,
+            "BENCH_PATH": scenario.path,
+            "BENCH_HEADERS": "\n".join(scenario.headers),
+            "BENCH_THREADS": str(self.threads),
+            "BENCH_RESULT": str(result_file),
+        }
+        if scenario.body is not None:
+            env["BENCH_BODY"] = scenario.body
+        if lines_file is not None:
+            env["BENCH_LINES"] = str(lines_file)
+        command = [
+            "wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+            "-s", str(LUA), base_url,
+        ]  # fmt: skip
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if completed.returncode != 0 or not result_file.exists() or not result_file.stat().st_size:
+            raise SystemExit(f"wrk failed for {scenario.name}: {completed.stderr or completed.stdout}")
+        figures = json.loads(result_file.read_text())
+        result_file.unlink()
+        kinds = {kind: figures[kind] for kind in ("connect", "read", "write", "status", "timeout") if figures[kind]}
+        duration = figures["duration_us"] / 1e6
+        return Result(
+            scenario=scenario.name,
+            target=scenario.target,
+            requests=figures["requests"],
+            seconds=round(duration, 2),
+            rps=round(figures["requests"] / duration, 1),
+            p50_ms=round(figures["p50_us"] / 1000, 2),
+            p99_ms=round(figures["p99_us"] / 1000, 2),
+            errors=sum(kinds.values()),
+            error_kinds=kinds,
+        )
+
+
+class Process:
+    """A server in a subprocess, its output in a log file under .bench/."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], cwd: Path = BASE_DIR) -> None:
+        self.name = name
+        self.log_path = BENCH_DIR / f"{name}.log"
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_for(self, url: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback URL
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"{self.name} did not answer on {url} within {timeout} s:\n{self.tail()}")
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+class Ours:
+    """Taskgate under uvicorn, and the seed commands that fill its database."""
+
+    def __init__(self, *, workers: int, database_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        key = BENCH_DIR / "signing-key.pem"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OIDC_", "IDP_"))},
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+            "DJANGO_ENV_FILE": "",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "OIDC_RSA_PRIVATE_KEY_FILE": str(key),
+            "SITE_URL": self.url,
+            "DATABASE_URL": database_url,
+            # The limits are for abuse, and the benchmark is one client hammering on purpose.
+            "IDP_INTROSPECTION_RATE_LIMIT": "1000000/s",
+            "EMAIL_URL": "consolemail://",
+        }
+        if answers(*REDIS):
+            self.env["REDIS_URL"] = f"redis://{REDIS[0]}:{REDIS[1]}/15"
+        if not key.exists():
+            self.manage("create_signing_key", str(key), env={"DJANGO_DEBUG": "1", "OIDC_RSA_PRIVATE_KEY_FILE": ""})
+        self.workers = workers
+        self.server: Process | None = None
+
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        return self._python(["manage.py", *args], env)
+
+    def seed(self, *args: str) -> str:
+        return self._python(["-m", "benchmarks.seed", *args])
+
+    def _python(self, args: list[str], env: dict[str, str] | None = None) -> str:
+        completed = subprocess.run(
+            [sys.executable, *args], cwd=BASE_DIR, env={**self.env, **(env or {})}, capture_output=True, text=True
+        )
+        if completed.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr[-3000:]}")
+        return completed.stdout
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", str(self.workers), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        self.server = Process("taskgate", command, self.env)
+        self.server.wait_for(f"{self.url}/bench/bare")
+        # Every worker answers before measuring: each loads Django on its first request.
+        for _ in range(self.workers * 8):
+            urllib.request.urlopen(f"{self.url}/bench/bare", timeout=10).read()  # noqa: S310
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+
+    def mint(self, kind: str, count: int, path: Path) -> None:
+        self.seed("codes" if kind == "code" else "refresh", str(count), str(path))
+
+
+class Peer:
+    """oidc-provider (benchmarks/peer/server.mjs) on a node cluster, and its mint server."""
+
+    def __init__(self, *, workers: int) -> None:
+        self.port, self.mint_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client_id, self.client_secret = "bench-client", secrets.token_urlsafe(32)
+        self.env = {
+            **os.environ,
+            "NODE_ENV": "production",
+            "PEER_PORT": str(self.port),
+            "PEER_MINT_PORT": str(self.mint_port),
+            "PEER_WORKERS": str(workers),
+            "PEER_CLIENT_SECRET": self.client_secret,
+            "REDIS_URL": f"redis://{REDIS[0]}:{REDIS[1]}",
+        }
+        self.server: Process | None = None
+
+    def start(self) -> None:
+        self.server = Process("peer", ["node", "server.mjs"], self.env, cwd=PEER_DIR)
+        self.server.wait_for(f"{self.url}/.well-known/openid-configuration")
+        metadata = json.loads(urllib.request.urlopen(f"{self.url}/.well-known/openid-configuration").read())  # noqa: S310
+        self.token_path = metadata["token_endpoint"].removeprefix(self.url)
+        self.introspection_path = metadata["introspection_endpoint"].removeprefix(self.url)
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+
+    def _mint(self, kind: str, count: int) -> list:
+        minted: list = []
+        while len(minted) < count:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.mint_port}/mint",
+                data=json.dumps({"kind": kind, "count": min(20000, count - len(minted))}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 - loopback
+                minted.extend(json.loads(response.read()))
+        return minted
+
+    def mint(self, kind: str, count: int, path: Path) -> None:
+        minted = self._mint(kind, count)
+        with path.open("w") as out:
+            for item in minted:
+                out.write(f"{item['code']} {item['verifier']}\n" if kind == "code" else f"{item}\n")
+
+    def access_token(self) -> str:
+        return self._mint("access", 1)[0]
+
+
+def scenarios(credentials: dict, peer: Peer | None) -> list[Scenario]:
+    ours_basic = basic(credentials["client_id"], credentials["client_secret"])
+    api = f"Authorization: Bearer {credentials['api_token']}"
+    redirect = quote(REDIRECT_URI, safe="")
+    exchange = "grant_type=authorization_code&code={1}&code_verifier={2}&redirect_uri=" + redirect
+    refresh = "grant_type=refresh_token&refresh_token={1}"
+    mcp_call = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_tasks", "arguments": {}}}
+    )
+    mcp_headers = [
+        f"Authorization: Bearer {credentials['mcp_token']}",
+        "Content-Type: application/json",
+        "Accept: application/json, text/event-stream",
+        "MCP-Protocol-Version: 2025-06-18",
+    ]
+    listed = [
+        Scenario("bare view", "ours", "GET", "/bench/bare"),
+        Scenario("discovery", "ours", "GET", "/.well-known/openid-configuration"),
+        Scenario("refresh grant", "ours", "POST", "/idp/token", [ours_basic, FORM], refresh, lines="refresh"),
+        Scenario("code exchange", "ours", "POST", "/idp/token", [ours_basic, FORM], exchange, lines="code"),
+        Scenario(
+            "introspection", "ours", "POST", "/idp/introspect", [ours_basic, FORM], f"token={credentials['api_token']}"
+        ),
+        Scenario("GET /api/tasks", "ours", "GET", "/api/tasks", [api]),
+        Scenario(
+            "POST /api/tasks",
+            "ours",
+            "POST",
+            "/api/tasks",
+            [api, "Content-Type: application/json"],
+            json.dumps({"title": "Benchmark task", "priority": "high"}),
+        ),  # fmt: skip
+        Scenario("MCP list_tasks", "ours", "POST", "/mcp", mcp_headers, mcp_call),
+    ]
+    if peer is not None:
+        peer_basic = basic(peer.client_id, peer.client_secret)
+        listed += [
+            Scenario("discovery", "peer", "GET", "/.well-known/openid-configuration"),
+            Scenario("refresh grant", "peer", "POST", peer.token_path, [peer_basic, FORM], refresh, lines="refresh"),
+            Scenario("code exchange", "peer", "POST", peer.token_path, [peer_basic, FORM], exchange, lines="code"),
+            Scenario(
+                "introspection",
+                "peer",
+                "POST",
+                peer.introspection_path,
+                [peer_basic, FORM],
+                f"token={peer.access_token()}",
+            ),  # fmt: skip
+        ]
+    return listed
+
+
+def measure(wrk: Wrk, scenario: Scenario, target, *, warmup: float, duration: float) -> Result:
+    """Warm-up, then the measured run; one-use values are minted for each, sized from the warm-up's rate."""
+    warm_lines = measured_lines = None
+    if scenario.lines:
+        warm_count = 4000
+        warm_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}-warm.txt"
+        target.mint(scenario.lines, warm_count, warm_lines)
+    warm = wrk.run(target.url, scenario, warmup, warm_lines)
+    if scenario.lines:
+        ran_out = warm.requests > warm_count
+        rate = (warm_count if ran_out else warm.requests) / warm.seconds
+        count = int(rate * duration * (3 if ran_out else 1.5)) + 1000
+        measured_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}.txt"
+        target.mint(scenario.lines, count, measured_lines)
+    result = wrk.run(target.url, scenario, duration, measured_lines)
+    errors = f", {result.errors} errors {result.error_kinds}" if result.errors else ""
+    say(
+        f"{scenario.target:<4} {scenario.name:<16} {result.rps:>8.1f} req/s  "
+        f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms{errors}"
+    )
+    return result
+
+
+def growth(wrk: Wrk, ours: Ours, credentials: dict, *, warmup: float, duration: float) -> list[dict]:
+    """The same two requests on small and large tables; the ratio of their costs (1.0: no growth)."""
+    probes = [s for s in scenarios(credentials, None) if s.name in ("GET /api/tasks", "introspection")]
+    states = [
+        ("10^3 tokens, 10^2 tasks", 1_000, 100),
+        ("10^6 tokens, 10^2 tasks", 1_000_000, 100),
+        ("10^3 tokens, 10^5 tasks", 1_000, 100_000),
+    ]
+    rows = []
+    for label, tokens, tasks in states:
+        ours.seed("shrink", "--tasks", str(tasks))
+        say(f"growth: {label}")
+        ours.seed("tokens", str(tokens))
+        ours.seed("tasks", str(tasks))
+        for probe in probes:
+            wrk.run(ours.url, probe, warmup)
+            result = wrk.run(ours.url, probe, duration)
+            rows.append({"state": label, **asdict(result)})
+            say(f"  {probe.name:<16} {result.rps:>8.1f} req/s  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms")
+    ours.seed("shrink", "--tasks", "100")
+    return rows
+
+
+def machine(database_url: str, ours: Ours) -> dict:
+    def command(*args: str) -> str:
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return "not found"
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
+    versions = json.loads(
+        ours._python(
+            [
+                "-c",
+                "import json, django, oauth2_provider, oauthlib, rest_framework, uvicorn, mcp, importlib.metadata as m;"
+                "print(json.dumps({'django': django.__version__, 'django-oauth-toolkit': oauth2_provider.__version__,"
+                "'oauthlib': oauthlib.__version__, 'djangorestframework': rest_framework.__version__,"
+                "'uvicorn': uvicorn.__version__, 'mcp': m.version('mcp'), 'psycopg': m.version('psycopg')}))",
+            ]
+        )
+    )
+    peer_lock = PEER_DIR / "package-lock.json"
+    if peer_lock.exists():
+        packages = json.loads(peer_lock.read_text()).get("packages", {})
+        versions["oidc-provider"] = packages.get("node_modules/oidc-provider", {}).get("version", "?")
+    database = "SQLite"
+    if database_url.startswith("postgres"):
+        database = ours._python(
+            ["-c", "import django; django.setup(); from django.db import connection; "
+             "c = connection.cursor(); c.execute('SHOW server_version'); print(c.fetchone()[0])"],
+        ).strip()  # fmt: skip
+        database = f"PostgreSQL {database}"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(memory) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "node": command("node", "--version"),
+        "wrk": command("wrk", "-v").splitlines()[0] if shutil.which("wrk") else "not found",
+        "database": database,
+        "cache": "Redis" if "REDIS_URL" in ours.env else "local memory",
+        **versions,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Taskgate beside oidc-provider and a bare Django view.")
+    parser.add_argument("--duration", type=float, default=10, help="seconds measured per scenario (default 10)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per scenario (default 3)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="server workers (default: one per core)")
+    parser.add_argument("--only", help="comma-separated scenario names to run (e.g. 'refresh grant,bare view')")
+    parser.add_argument("--no-peer", action="store_true", help="skip oidc-provider")
+    parser.add_argument("--no-growth", action="store_true", help="skip the growth stage")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="where latest.{json,md,png} go")
+    args = parser.parse_args(argv)
+
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: `make bench` installs it (Debian: apt-get install wrk).")
+    BENCH_DIR.mkdir(exist_ok=True)
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        database_url = f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}"
+        say("WARNING: DATABASE_URL is not set; measuring on SQLite, not the production database (PostgreSQL).")
+    ours = Ours(workers=args.workers, database_url=database_url)
+    peer = None if args.no_peer else Peer(workers=args.workers)
+    if peer is not None and not (PEER_DIR / "node_modules").exists():
+        raise SystemExit("benchmarks/peer/node_modules is missing: `make bench` runs npm ci there.")
+    if peer is not None and not answers(*REDIS):
+        raise SystemExit("The peer keeps its state in Redis, and none answers on 127.0.0.1:6379.")
+
+    say("migrating and seeding")
+    ours.manage("migrate", "--noinput")
+    credentials = json.loads(ours.seed("prepare", "--tasks", "100", "--tokens", "1000"))
+    wrk = Wrk(connections=args.connections, threads=args.threads)
+    results: list[Result] = []
+    growth_rows: list[dict] = []
+    try:
+        ours.start()
+        if peer is not None:
+            peer.start()
+        say(f"Taskgate on {ours.url} ({args.workers} workers), peer on {peer.url if peer else '-'}")
+        wanted = {name.strip() for name in args.only.split(",")} if args.only else None
+        for scenario in scenarios(credentials, peer):
+            if wanted and scenario.name not in wanted:
+                continue
+            target = ours if scenario.target == "ours" else peer
+            results.append(measure(wrk, scenario, target, warmup=args.warmup, duration=args.duration))
+        if not args.no_growth:
+            growth_rows = growth(wrk, ours, credentials, warmup=min(args.warmup, 2), duration=args.duration / 2)
+        info = machine(database_url, ours)
+    finally:
+        ours.stop()
+        if peer is not None:
+            peer.stop()
+    ours.seed("clean")
+    run = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "workers": args.workers,
+        },
+        "machine": info,
+        "results": [asdict(result) for result in results],
+        "growth": growth_rows,
+    }
+    report.write(run, args.output)
+    print(report.markdown(run))
+
+
+if __name__ == "__main__":
+    main()
