@@ -88,6 +88,10 @@ def _fmt(value, suffix: str = "") -> str:
     return "–" if value is None else f"{value:,.1f}{suffix}" if isinstance(value, float) else f"{value}{suffix}"
 
 
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def markdown(run: dict) -> str:
     by = _by(run)
     bare = by.get(("bare view", "ours"))
@@ -111,8 +115,8 @@ def markdown(run: dict) -> str:
             cells += (
                 [_fmt(row["rps"]), _fmt(row["p50_ms"]), _fmt(row["p99_ms"]), str(row["errors"])] if row else ["–"] * 4
             )
-        cells.append(_fmt(ratio(ours and ours["rps"], peer and peer["rps"])))
-        cells.append(_fmt(ratio(ours and ours["rps"], bare and bare["rps"])) if name != "bare view" else "1.0")
+        cells.append(_ratio(ratio(ours and ours["rps"], peer and peer["rps"])))
+        cells.append(_ratio(ratio(ours and ours["rps"], bare and bare["rps"])) if name != "bare view" else "1.00")
         lines.append("| " + " | ".join(cells) + " |")
     growth = growth_ratios(run)
     if growth:
@@ -126,7 +130,7 @@ def markdown(run: dict) -> str:
         for row in growth:
             lines.append(
                 f"| {row['growth']} | {row['scenario']} | {_fmt(row['rps_small'])} | {_fmt(row['rps_large'])} "
-                f"| {_fmt(row['cost_ratio'])} | {_fmt(row['p50_ratio'])} |"
+                f"| {_ratio(row['cost_ratio'])} | {_ratio(row['p50_ratio'])} |"
             )
     lines += ["", "## Targets (issue 8)", "", "| Target | Figure | Met |", "|---|---|---|"]
     for what, figure, met in targets(run):
@@ -160,7 +164,8 @@ def chart(run: dict, path: Path) -> None:
         ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=3, fontsize=8)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    ax.set_xlabel("requests per second (higher is better)")
+    ax.set_xscale("log")  # the peer and the bare view are 10 to 30 times ours on some rows
+    ax.set_xlabel("requests per second, log scale (higher is better)")
     ax.set_title(
         f"Taskgate beside oidc-provider, {run['machine'].get('cores')} cores, {run['machine'].get('database')}"
     )

@@ -137,3 +137,23 @@ def test_redis_url_selects_djangos_redis_cache():
         [sys.executable, "-c", f"import django; django.setup(); {code}"], env=env, capture_output=True, text=True
     )
     assert out.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache", out.stderr
+
+
+def test_a_counter_is_one_key_that_expires_with_its_window(limit_cache):
+    """Each window's counter expires with it (no key lives on), and counts every hit, on both caches."""
+    from django.core.cache import caches
+
+    from idp.ratelimit import RateLimit
+
+    limit = RateLimit.parse("test", "3/m")
+
+    results = [limit.hit("198.51.100.1") for _ in range(4)]
+
+    assert results[:3] == [None, None, None]
+    assert 1 <= results[3] <= 60
+    _, _, key = limit._window("198.51.100.1")
+    backend = caches["default"]
+    assert backend.get(key) == 4
+    if limit_cache == "redis":
+        full_key = backend.make_and_validate_key(key)
+        assert 0 < backend._cache.get_client(full_key).ttl(full_key) <= 60
