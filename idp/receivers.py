@@ -34,15 +34,16 @@ def record_login(sender, request, user, **kwargs) -> None:
     )
 
 
-def _typed_email(value) -> str:
-    """What was typed as the email, only when it is an email address, so that
-    a password typed into the wrong field is never stored."""
+def _typed_account(value) -> tuple[str, object]:
+    """What was typed as the email (lowercased), only when it is an email
+    address, so that a password typed into the wrong field is never stored;
+    and the user it names, if any."""
     email = value if isinstance(value, str) else ""
     try:
         validate_email(email)
     except ValidationError:
-        return ""
-    return email
+        return "", None
+    return email.lower()[:254], get_user_model().objects.filter(email__iexact=email).first()
 
 
 @receiver(user_login_failed, dispatch_uid="idp.audit.login_failed")
@@ -50,13 +51,12 @@ def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
     """`credentials` holds what was typed, the password included (Django masks
     it, but other backends' keyword arguments, such as an upstream's nonce,
     are not): only the email is kept."""
-    email = _typed_email(credentials.get("username"))
-    user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    email, user = _typed_account(credentials.get("username"))
     audit_record(
         kind=AuditEvent.Kind.LOGIN_FAILED,
         user=user,
         request=request,
-        email=email.lower()[:254],
+        email=email,
         method="password" if "username" in credentials else "other",
     )
 
@@ -67,13 +67,12 @@ def record_login_lockout(sender, request, username=None, ip_address=None, **kwar
 
     Sent when the limit is reached and again for each attempt while the lockout lasts.
     """
-    email = _typed_email(username)
-    user = get_user_model().objects.filter(email__iexact=email).first() if email else None
+    email, user = _typed_account(username)
     audit_record(
         kind=AuditEvent.Kind.LOGIN_LOCKED_OUT,
         user=user,
         request=request,
-        email=email.lower()[:254],
+        email=email,
         failure_limit=settings.AXES_FAILURE_LIMIT,
         cooloff_minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
     )
