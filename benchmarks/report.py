@@ -108,7 +108,8 @@ def markdown(run: dict) -> str:
         "# Benchmark results",
         "",
         f"Run {run['when']}: wrk, {run['settings']['connections']} connections, {run['settings']['wrk_threads']} "
-        f"threads, {run['settings']['warmup_s']:g} s warm-up then {run['settings']['duration_s']:g} s per scenario; "
+        f"threads, {run['settings']['warmup_s']:g} s warm-up then {run['settings'].get('repeat', 1)} runs of "
+        f"{run['settings']['duration_s']:g} s per scenario, the median kept; "
         f"{run['settings']['workers']} server workers each.",
         "",
         "| Scenario | Taskgate req/s | p50 ms | p99 ms | errors | oidc-provider req/s | p50 ms | p99 ms | errors "

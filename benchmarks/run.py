@@ -236,6 +236,10 @@ class Ours:
     def mint(self, kind: str, count: int, path: Path) -> None:
         self.seed("codes" if kind == "code" else "refresh", str(count), str(path))
 
+    def settle(self) -> None:
+        """Autovacuum's work done now rather than during a run (benchmarks/seed.py settle)."""
+        self.seed("settle")
+
 
 class Peer:
     """oidc-provider (benchmarks/peer/server.mjs) on a node cluster, and its mint server."""
@@ -340,30 +344,42 @@ def scenarios(credentials: dict, peer: Peer | None) -> list[Scenario]:
     return listed
 
 
-def measure(wrk: Wrk, scenario: Scenario, target, *, warmup: float, duration: float) -> Result:
-    """Warm-up, then the measured run; one-use values are minted for each, sized from the warm-up's rate."""
-    warm_lines = measured_lines = None
+def measure(
+    wrk: Wrk, scenario: Scenario, target, *, ours: Ours, warmup: float, duration: float, repeat: int = 1
+) -> Result:
+    """Warm-up, then `repeat` measured runs, of which the median by req/s is kept.
+
+    One-use values (codes, refresh tokens) are minted ahead of each run,
+    as many as the warm-up's rate says the run will use, and more.
+    """
+    ours.settle()
+    warm_lines = None
     if scenario.lines:
         warm_count = 4000
         warm_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}-warm.txt"
         target.mint(scenario.lines, warm_count, warm_lines)
     warm = wrk.run(target.url, scenario, warmup, warm_lines)
-    if scenario.lines:
-        ran_out = warm.requests > warm_count
-        rate = (warm_count if ran_out else warm.requests) / warm.seconds
-        count = int(rate * duration * (3 if ran_out else 1.5)) + 1000
-        measured_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}.txt"
-        target.mint(scenario.lines, count, measured_lines)
-    result = wrk.run(target.url, scenario, duration, measured_lines)
+    runs = []
+    for _ in range(repeat):
+        measured_lines = None
+        if scenario.lines:
+            ran_out = warm.requests > warm_count
+            rate = (warm_count if ran_out else warm.requests) / warm.seconds
+            count = int(rate * duration * (3 if ran_out else 1.5)) + 1000
+            measured_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}.txt"
+            target.mint(scenario.lines, count, measured_lines)
+        runs.append(wrk.run(target.url, scenario, duration, measured_lines))
+    result = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
     errors = f", {result.errors} errors {result.error_kinds}" if result.errors else ""
+    spread = f"  (runs: {', '.join(f'{run.rps:.0f}' for run in runs)})" if repeat > 1 else ""
     say(
         f"{scenario.target:<4} {scenario.name:<16} {result.rps:>8.1f} req/s  "
-        f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms{errors}"
+        f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms{errors}{spread}"
     )
     return result
 
 
-def growth(wrk: Wrk, ours: Ours, *, warmup: float, duration: float, credentials: dict) -> list[dict]:
+def growth(wrk: Wrk, ours: Ours, *, warmup: float, duration: float, repeat: int, credentials: dict) -> list[dict]:
     """The same two requests on small and large tables; their cost ratio (1.0: no growth).
 
     The small state is measured first and again last, and the report takes
@@ -380,10 +396,8 @@ def growth(wrk: Wrk, ours: Ours, *, warmup: float, duration: float, credentials:
         ours.seed("tokens", str(tokens))
         ours.seed("tasks", str(tasks))
         for probe in probes:
-            wrk.run(ours.url, probe, warmup)
-            result = wrk.run(ours.url, probe, duration)
+            result = measure(wrk, probe, ours, ours=ours, warmup=warmup, duration=duration, repeat=repeat)
             rows.append({"state": label, **asdict(result)})
-            say(f"  {probe.name:<16} {result.rps:>8.1f} req/s  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms")
     ours.seed("shrink", "--tasks", "100")
     return rows
 
@@ -444,6 +458,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Taskgate beside oidc-provider and a bare Django view.")
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per scenario (default 10)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per scenario (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs per scenario; the median is kept (3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="server workers (default: one per core)")
@@ -483,9 +498,15 @@ def main(argv: list[str] | None = None) -> None:
             if wanted and scenario.name not in wanted:
                 continue
             target = ours if scenario.target == "ours" else peer
-            results.append(measure(wrk, scenario, target, warmup=args.warmup, duration=args.duration))
+            results.append(
+                measure(
+                    wrk, scenario, target, ours=ours, warmup=args.warmup, duration=args.duration, repeat=args.repeat
+                )
+            )
         if not args.no_growth:
-            growth_rows = growth(wrk, ours, warmup=args.warmup, duration=args.duration, credentials=credentials)
+            growth_rows = growth(
+                wrk, ours, warmup=args.warmup, duration=args.duration, repeat=args.repeat, credentials=credentials
+            )
         info = machine(database_url, ours)
     finally:
         ours.stop()
@@ -496,6 +517,7 @@ def main(argv: list[str] | None = None) -> None:
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "settings": {
             "duration_s": args.duration,
+            "repeat": args.repeat,
             "warmup_s": args.warmup,
             "connections": args.connections,
             "wrk_threads": args.threads,
