@@ -131,7 +131,16 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked."""
+        """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked.
+
+        The grant's row is locked for the request's transaction first, so that
+        of concurrent exchanges of one code one goes on and the others wait,
+        then find it redeemed. Unlocked, a request that had found the grant
+        could lose it to the winner between DOT's later reads of it
+        (confirm_redirect_uri, the PKCE checks) and answer 500 (seen on
+        PostgreSQL in tests/security/test_races.py).
+        """
+        get_grant_model().objects.select_for_update().filter(code=code, application=client).only("pk").first()
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
             return True
         redeemed = RedeemedCode.objects.filter(code_checksum=checksum(code), application=client).first()
