@@ -114,7 +114,7 @@ def test_a_production_environment_has_secure_cookies_and_our_csrf_middleware(key
 
 
 def test_postgresql_gets_a_connection_pool_per_worker_sized_by_its_variables(key_file):
-    """200 concurrent requests must not open 200 connections (issue 7): psycopg's pool caps them."""
+    """Each worker keeps at most DATABASE_POOL_MAX_SIZE connections, open between requests (issue 7)."""
     show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('pool'))"
     environment = {"DJANGO_SECRET_KEY": "x" * 50, "OIDC_RSA_PRIVATE_KEY_FILE": key_file}
     postgres = "postgres://postgres@127.0.0.1:5432/x"
