@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import socket
@@ -215,7 +216,12 @@ class Ours:
             [sys.executable, *args], cwd=BASE_DIR, env={**self.env, **(env or {})}, capture_output=True, text=True
         )
         if completed.returncode != 0:
-            raise SystemExit(f"{' '.join(args)} failed:\n{completed.stderr[-3000:]}")
+            # The exception's own message, not the traceback above it.
+            lines = completed.stderr.strip().splitlines()
+            exception = re.compile(r"[\w.]+(Error|Exception|ImproperlyConfigured): ")
+            starts = [n for n, line in enumerate(lines) if exception.match(line)]
+            message = "\n".join(lines[starts[-1] :] if starts else lines[-1:]) or "no output"
+            raise SystemExit(f"{' '.join(args[:3])} failed:\n{message}")
         return completed.stdout
 
     def start(self) -> None:
@@ -467,6 +473,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-growth", action="store_true", help="skip the growth stage")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="where latest.{json,md,png} go")
     args = parser.parse_args(argv)
+    for name in ("duration", "warmup", "repeat", "connections", "threads", "workers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.connections < args.threads:
+        parser.error("--connections must be at least --threads (wrk gives each thread its connections)")
 
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `make bench` installs it (Debian: apt-get install wrk).")
