@@ -244,3 +244,49 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ClientKeys(models.Model):
+    """How a self-registered client that has no secret proves who it is: its keys.
+
+    RFC 7523 §2.2 and OpenID Connect Core §9 (`private_key_jwt`): the client
+    signs an assertion with a private key and publishes the public keys, at a
+    `jwks_uri` or inline as `jwks`, in its metadata document or registration
+    request. django-oauth-toolkit's Application has room for a secret only,
+    so the method and where the keys are live here. Keyed by client_id rather
+    than a foreign key: the metadata fetcher (idp.cimd) records them before
+    DOT stores the app it registers at first sight. A client with no row
+    here authenticates as its client type says (a secret, or none).
+    """
+
+    class Method(models.TextChoices):
+        NONE = "none", "None (a public client with PKCE)"
+        PRIVATE_KEY_JWT = "private_key_jwt", "A JWT signed with the client's private key"
+
+    client_id = models.CharField(max_length=255, unique=True)
+    token_endpoint_auth_method = models.CharField(max_length=32, choices=Method.choices)
+    jwks_uri = models.CharField("JWKS URI", max_length=500, blank=True)
+    jwks = models.JSONField("JWKS", null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "client keys"
+        verbose_name_plural = "client keys"
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.token_endpoint_auth_method}"
+
+
+class UsedClientAssertion(models.Model):
+    """A client assertion's `jti`, kept until the assertion expires (RFC 7523 §3 item 7).
+
+    Stored in the database so that every worker and instance sees it: an
+    assertion replayed anywhere is refused. `clear_expired` deletes the rows
+    of assertions that have expired, which can no longer be replayed anyway.
+    """
+
+    checksum = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the client ID and the jti.")
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"assertion {self.checksum[:12]} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
