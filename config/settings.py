@@ -170,7 +170,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
         _fail(f"REDIS_URL must be a redis://, rediss:// or unix:// URL; got {REDIS_URL!r}.")
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One pool (and its connections) per process, not per request's context: config/cache.py.
+            "OPTIONS": {"pool_class": "config.cache.ProcessConnectionPool"},
+        }
+    }
 
 # --- Accounts ---------------------------------------------------------------
 
