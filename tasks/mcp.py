@@ -180,9 +180,11 @@ def _errors_sentence(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-async def _call(function: Callable[[], Any]) -> Any:
-    """Run a service in this request's database thread, in a transaction.
+async def _call(function: Callable[[], Any], *, writes: bool = True) -> Any:
+    """Run a service in this request's database thread, in a transaction if it `writes`.
 
+    A read is one query, consistent on its own: a transaction around it would
+    only add a BEGIN and a COMMIT, as in the REST API's reads.
     A refusal of the services becomes a tool error that says what is wrong;
     a task that is not the user's is one that does not exist.
     """
@@ -192,7 +194,7 @@ async def _call(function: Callable[[], Any]) -> Any:
             return function()
 
     try:
-        return await sync_to_async(in_transaction)()
+        return await sync_to_async(in_transaction if writes else function)()
     except ValidationError as error:
         raise ToolError(_errors_sentence(error)) from None
     except Task.DoesNotExist:
@@ -246,7 +248,8 @@ async def list_tasks(
             ordering=ordering,
             limit=limit,
             cursor=cursor,
-        )
+        ),
+        writes=False,
     )
     out = TaskPageOut(tasks=[TaskOut.of(task) for task in page.tasks], next_cursor=page.next_cursor)
     lines = [f"- {task.line()}" for task in out.tasks]
@@ -259,7 +262,7 @@ async def list_tasks(
 async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Get one of the user's tasks, with its notes."""
     principal = _principal(ctx)
-    task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id)))
+    task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id), writes=False))
     return _result(task, task.line())
 
 
