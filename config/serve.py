@@ -20,9 +20,10 @@ import socket
 import sys
 
 
-def command(*, host: str, port: int, workers: int, threads: int) -> list[str]:
+def command(*, host: str, port: int, workers: int, threads: int, app: str = "config.wsgi:application") -> list[str]:
+    """The server's command line (`app`: the benchmark serves config.wsgi with its bare view added)."""
     return [
-        sys.executable, "-m", "granian", "--interface", "wsgi", "config.wsgi:application",
+        sys.executable, "-m", "granian", "--interface", "wsgi", app,
         "--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
         # /mcp is plain HTTP (streamable HTTP, JSON responses); nothing here speaks WebSocket.
         "--no-ws",
