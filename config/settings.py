@@ -440,6 +440,12 @@ IDP_CIMD_ALLOW_LOOPBACK = env.bool("IDP_CIMD_ALLOW_LOOPBACK", default=False)
 if IDP_CIMD_ALLOW_LOOPBACK and not DEBUG:
     _fail("IDP_CIMD_ALLOW_LOOPBACK=1 turns off SSRF guards for tests and is refused unless DJANGO_DEBUG=1.")
 
+# RFC 7523 §2.2 / OpenID Connect Core §9: clients that publish keys (a
+# jwks_uri or jwks in a metadata document or registration) authenticate with
+# a JWT signed by their private key, as ChatGPT does when offered. Off, such
+# clients are registered as public clients when their metadata allows it.
+IDP_PRIVATE_KEY_JWT = env.bool("IDP_PRIVATE_KEY_JWT", default=True)
+
 TASK_SCOPES = {
     "tasks:read": "See your tasks",
     "tasks:write": "Create, change, complete and delete your tasks",

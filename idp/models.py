@@ -267,6 +267,8 @@ class ClientKeys(models.Model):
     token_endpoint_auth_method = models.CharField(max_length=32, choices=Method.choices)
     jwks_uri = models.CharField("JWKS URI", max_length=500, blank=True)
     jwks = models.JSONField("JWKS", null=True, blank=True)
+    # OpenID Connect Registration §2: when set, assertions signed otherwise are refused.
+    signing_alg = models.CharField("token endpoint auth signing alg", max_length=10, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import runpy
 from datetime import timedelta
 from http import HTTPStatus
@@ -12,7 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from idp.models import Application
+from idp.models import Application, ClientKeys
 from tests.metadata_documents import MetadataDocumentServer
 from tests.oauth_flow import authorization_code, authorize, token_request
 
@@ -86,26 +87,35 @@ def test_a_metadata_document_client_gets_tokens_at_each_of_its_redirect_uris(
 
 
 @pytest.mark.parametrize(
-    ("changes", "why"),
+    ("changes", "reason"),
     [
-        ({"client_id": "https://127.0.0.1:1/someone-else.json"}, "its client_id is another URL"),
-        ({"client_name": ""}, "it names no client"),
-        ({"redirect_uris": []}, "it has no redirect URI"),
-        ({"redirect_uris": ["http://client.example.com/callback"]}, "http is only for loopback"),
-        ({"token_endpoint_auth_method": "client_secret_basic"}, "it asks for a secret"),
-        ({"client_secret": "s3cret"}, "it carries a secret"),
+        ({"client_id": "https://127.0.0.1:1/someone-else.json"}, "its client_id is not the URL it was fetched from"),
+        ({"client_name": ""}, "it must include a client_name"),
+        ({"redirect_uris": []}, "its redirect_uris must be a non-empty array of strings"),
+        ({"redirect_uris": ["http://client.example.com/callback"]}, "uses http on a host other than"),
+        ({"token_endpoint_auth_method": "client_secret_basic"}, "methods built on a shared secret are not allowed"),
+        ({"client_secret": "s3cret"}, "it must not include a client_secret"),
+        ({"grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"]}, "grant_types must include"),
+        ({"response_types": ["token"]}, "response_types must include"),
+        ({"token_endpoint_auth_method": "tls_client_auth"}, "is not one Taskgate serves"),
     ],
 )
-def test_a_bad_metadata_document_makes_an_unknown_client(logged_in_client, documents, changes, why):
+def test_a_bad_metadata_document_is_refused_with_its_reason_on_the_page_and_in_the_log(
+    logged_in_client, documents, changes, reason, caplog
+):
+    """A refusal that remains names its reason, in one sentence, on the error page and in the log."""
     path = "/oauth/client.json"
     documents.publish(path, **document())
     documents.documents[path].update(changes)
 
     page = authorize(logged_in_client, client_id=documents.url(path), redirect_uri=CALLBACK, resource=MCP)
 
-    assert page.status_code == HTTPStatus.BAD_REQUEST, why
-    assert "not registered with Taskgate" in page.text
+    assert page.status_code == HTTPStatus.BAD_REQUEST
+    assert "which Taskgate could not accept" in page.text
+    assert reason in html.unescape(page.text)
+    assert any(reason in record.getMessage() for record in caplog.records if record.name == "idp.cimd")
     assert not Application.objects.exists()
+    assert not ClientKeys.objects.exists()
 
 
 def test_a_redirect_uri_missing_from_the_document_is_refused_and_not_redirected_to(logged_in_client, documents):
