@@ -39,8 +39,10 @@ ALGORITHMS = ("RS256", "PS256", "ES256")
 _KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
 
 # RFC 7523 §3 item 4 lets the server limit how far ahead `exp` may be: an
-# assertion is made for one request, so a long-lived one is a stolen one's gift.
-MAX_LIFETIME = timedelta(minutes=10)
+# assertion is made for one request, so a long-lived one is a stolen one's
+# gift. An hour is what client libraries make by default (Authlib's
+# private_key_jwt does), and bounds how long a jti must be remembered.
+MAX_LIFETIME = timedelta(hours=1)
 CLOCK_SKEW = timedelta(seconds=30)
 MAX_ASSERTION_LENGTH = 8 * 1024
 MAX_KEYS = 20

@@ -27,9 +27,9 @@ from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.cimd import cimd_refusal
-from idp.client_assertions import signing_algorithms
+from idp.client_assertions import assertion_issuer, signing_algorithms
 from idp.client_metadata import ClientMetadata, ClientMetadataError, client_metadata_accept
-from idp.models import Application, AuditEvent
+from idp.models import Application, AuditEvent, ClientKeys
 from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 from idp.resources import refuse_unserved_resources
@@ -296,7 +296,8 @@ class UserInfoView(dot.UserInfoView):
 
 
 def _request_client_id(request: HttpRequest) -> str | None:
-    """The client_id a request authenticated with: HTTP Basic or the form body."""
+    """The client_id a request authenticated with: HTTP Basic, the form body, or
+    the issuer of its client assertion (RFC 7521 §4.2, which makes client_id optional)."""
     header = request.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:
@@ -304,7 +305,7 @@ def _request_client_id(request: HttpRequest) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return unquote(decoded.partition(":")[0])
-    return request.POST.get("client_id")
+    return request.POST.get("client_id") or assertion_issuer(request.POST.get("client_assertion"))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -328,7 +329,11 @@ class IntrospectView(dot.IntrospectTokenView):
             if waits:
                 wait = max(waits)
                 return too_many_requests(wait, f"Too many introspection requests; retry in {wait} s.")
-        if request.method == "POST" and not request.headers.get("Authorization") and not request.POST.get("client_id"):
+        if request.method == "POST" and not (
+            request.headers.get("Authorization")
+            or request.POST.get("client_id")
+            or request.POST.get("client_assertion")
+        ):
             return _invalid_client()
         response = super().dispatch(request, *args, **kwargs)
         if response.status_code == HTTPStatus.FORBIDDEN:
@@ -478,6 +483,19 @@ class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
                 request=request,
                 changed=["client metadata (RFC 7592)"],
             )
+        return response
+
+    def get(self, request, *args, **kwargs):
+        """RFC 7592 §2.1: the registration as it is, keys included (DOT knows only secrets and none)."""
+        response = super().get(request, *args, **kwargs)
+        keys = ClientKeys.objects.filter(client_id=kwargs.get("client_id")).first()
+        if response.status_code == HTTPStatus.OK and keys is not None:
+            data = json.loads(response.content)
+            data["token_endpoint_auth_method"] = keys.token_endpoint_auth_method
+            data.update({"jwks_uri": keys.jwks_uri} if keys.jwks_uri else {"jwks": keys.jwks})
+            if keys.signing_alg:
+                data["token_endpoint_auth_signing_alg"] = keys.signing_alg
+            response = JsonResponse(data, status=HTTPStatus.OK)
         return response
 
     def dispatch(self, request, *args, **kwargs):
