@@ -21,8 +21,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot
 from oauth2_provider.compat import login_not_required
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.scopes import get_scopes_backend
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -501,6 +503,41 @@ class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
     def dispatch(self, request, *args, **kwargs):
         response = super().dispatch(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+class LogoutView(dot.RPInitiatedLogoutView):
+    """OpenID Connect RP-Initiated Logout 1.0 §2, at /idp/logout.
+
+    A relying party that keeps no ID token names itself with `client_id`
+    (panva's openid-client always sends it); DOT looks that app up without
+    handling a missing one, so an app since deleted or pruned was a 500. It
+    is `invalid_request` on our page (400). The tokens a logout deletes are
+    recorded in the audit log.
+    """
+
+    def get_request_application(self, id_token, client_id):
+        try:
+            return super().get_request_application(id_token, client_id)
+        except Application.DoesNotExist:
+            raise InvalidOIDCClientError("The app that sent you here is not registered with Taskgate.") from None
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        user = token_user or self.request.user
+        count = 0
+        if oauth2_settings.OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS and user.is_authenticated:
+            count = get_access_token_model().objects.filter(user=user).count()
+        response = super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        if count:
+            audit_record(
+                kind=AuditEvent.Kind.TOKEN_REVOKED,
+                user=user,
+                application=application,
+                request=self.request,
+                count=count,
+                everyone=True,
+                reason="The person logged out (OpenID Connect RP-Initiated Logout).",
+            )
         return response
 
 
