@@ -218,6 +218,7 @@ class AuditEvent(models.Model):
         APP_CHANGED = "app_changed", "App changed"
         APP_REGISTERED = "app_registered", "App registered dynamically"
         APP_DISABLED = "app_disabled", "App disabled"
+        APP_DELETED = "app_deleted", "App deleted"
 
     created_at = models.DateTimeField("when", default=timezone.now, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)

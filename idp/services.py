@@ -354,9 +354,19 @@ def self_registered_applications_prune(*, unused_days: int) -> int:
     unused = SelfRegisteredApplication.objects.filter(
         Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created__lt=cutoff)
     )
-    count = unused.count()
-    unused.delete()
+    count = 0
+    for application in unused:
+        application_delete(application=application, reason=f"Self-registered and unused for {unused_days} days.")
+        count += 1
     return count
+
+
+@transaction.atomic
+def application_delete(*, application: Application, actor=None, request=None, reason: str = "") -> None:
+    """Delete an app with its grants, tokens and keys; the audit log keeps its name."""
+    audit_record(kind=AuditEvent.Kind.APP_DELETED, user=actor, application=application, request=request, reason=reason)
+    ClientKeys.objects.filter(client_id=application.client_id).delete()
+    application.delete()
 
 
 # --- People's consents (the "Connected apps" of /account) ----------------------
