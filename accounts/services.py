@@ -209,17 +209,29 @@ def external_identity_login(
 
     if not create_users:
         raise UpstreamLoginError("create_disabled", detail="no linked user and UPSTREAM_OIDC_CREATE_USERS=0")
-    # No usable password: a brokered account logs in through the upstream, and
-    # Django's password reset ignores it, so nobody can take it over by mail.
-    user = User.objects.create_user(
-        username=_available_username(claims, email),
-        email=email,
-        password=None,
-        first_name=_text(claims.get("given_name")),
-        last_name=_text(claims.get("family_name")),
-        email_verified=upstream_verified,
-    )
-    ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject, last_login=timezone.now())
+    try:
+        # A savepoint: two first logins of one account at the same instant both
+        # get here; the second's insert waits for the first, then fails on the
+        # unique email or (issuer, sub), and finds the account the first made.
+        with transaction.atomic():
+            # No usable password: a brokered account logs in through the upstream, and
+            # Django's password reset ignores it, so nobody can take it over by mail.
+            user = User.objects.create_user(
+                username=_available_username(claims, email),
+                email=email,
+                password=None,
+                first_name=_text(claims.get("given_name")),
+                last_name=_text(claims.get("family_name")),
+                email_verified=upstream_verified,
+            )
+            ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject, last_login=timezone.now())
+    except IntegrityError:
+        identity = ExternalIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        if identity is None or not identity.user.is_active:
+            raise UpstreamLoginError(
+                "concurrent_first_login", detail=f"a concurrent first login of {subject!r} made another account"
+            ) from None
+        return identity.user
     return user
 
 
