@@ -38,6 +38,7 @@ from accounts.upstream import (
     upstream_provider,
 )
 from idp.models import AuditEvent, Consent
+from idp.ratelimit import RateLimit, client_address
 from idp.selectors import connected_app_list
 from idp.services import audit_record, consent_revoke
 
@@ -75,6 +76,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         return render(request, "registration/signup_closed.html", status=HTTPStatus.NOT_FOUND)
     if request.user.is_authenticated:
         return redirect(_safe_next(request) or "account")
+    if request.method == "POST":
+        limit = RateLimit.parse("signup", settings.SIGNUP_RATE_LIMIT)
+        retry_after = limit.hit(client_address(request))
+        if retry_after is not None:
+            return too_many_attempts(request, retry_after, "Too many sign-ups from your address.")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -222,6 +228,19 @@ def locked_out(request: HttpRequest, response=None, credentials: dict | None = N
         status=HTTPStatus.TOO_MANY_REQUESTS,
     )
     response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+def too_many_attempts(request: HttpRequest, retry_after: int, sentence: str) -> HttpResponse:
+    """RFC 6585 §4: 429 with Retry-After, on a page in the site's layout that says when to try again."""
+    minutes = max(1, -(-retry_after // 60))
+    response = render(
+        request,
+        "registration/too_many_attempts.html",
+        {"sentence": sentence, "minutes": minutes},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -181,6 +181,10 @@ LOGOUT_REDIRECT_URL = "home"
 
 # Sign-up at /accounts/signup/: on unless ALLOW_SIGNUP=0 (then admins create accounts).
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
+# Sign-up attempts per client address, "<count>/<s|m|h|d>": 429 with Retry-After over it.
+SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="10/h")
+if not re.fullmatch(r"[1-9][0-9]*/[smhd]", SIGNUP_RATE_LIMIT):
+    _fail(f"SIGNUP_RATE_LIMIT must look like 10/h (a count per s, m, h or d); got {SIGNUP_RATE_LIMIT!r}.")
 # How long an email verification link works.
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 
