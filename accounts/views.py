@@ -4,7 +4,7 @@ from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -229,6 +229,15 @@ def locked_out(request: HttpRequest, response=None, credentials: dict | None = N
     )
     response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """`/admin/login/`: with UPSTREAM_OIDC_ONLY=1 nobody logs in with a password, staff
+    included, so the admin's password form gives way to the upstream login (and back)."""
+    if settings.UPSTREAM_OIDC_ONLY:
+        next_url = _safe_next(request) or reverse("admin:index")
+        return HttpResponseRedirect(reverse("upstream_login") + "?" + urlencode({"next": next_url}))
+    return admin.site.login(request)
 
 
 def too_many_attempts(request: HttpRequest, retry_after: int, sentence: str) -> HttpResponse:
