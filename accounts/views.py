@@ -20,9 +20,12 @@ from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView, get_next_url
 
-from accounts.forms import LoginForm, ProfileForm, SignupForm
+from accounts.forms import EmailChangeForm, LoginForm, ProfileForm, SignupForm
 from accounts.selectors import signup_enabled
 from accounts.services import (
+    email_change_check,
+    email_change_confirm,
+    email_change_request,
     email_verification_check,
     email_verification_send,
     email_verify,
@@ -134,6 +137,49 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     return redirect("account")
 
 
+@require_POST
+@login_required
+def email_change(request: HttpRequest) -> HttpResponse:
+    """Ask to change the login email (from /account): a link goes to the new address."""
+    user = request.user
+    form = EmailChangeForm(request.POST, needs_password=user.has_usable_password())
+    if form.is_valid():
+        try:
+            email_change_request(
+                user=user,
+                new_email=form.cleaned_data["new_email"],
+                password=form.cleaned_data.get("password"),
+                request=request,
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field, errors)
+        else:
+            messages.success(
+                request,
+                f"We sent a link to {user.pending_email}. Open it to make it your login address; "
+                f"until then you keep logging in with {user.email}.",
+            )
+            return redirect("account")
+    return _account_page(request, email_form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+@never_cache
+def email_change_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the email-change mail. GET only shows a button, so that mail
+    scanners that open links do not change anyone's address."""
+    try:
+        user = email_change_check(token=token)
+        if request.method == "POST":
+            user = email_change_confirm(token=token, request=request)
+            messages.success(request, f"Done: you now log in with {user.email}.")
+            return redirect("account" if request.user.is_authenticated else "login")
+    except ValidationError as error:
+        context = {"error": error.messages[0]}
+        return render(request, "registration/email_change_confirm.html", context, status=HTTPStatus.BAD_REQUEST)
+    return render(request, "registration/email_change_confirm.html", {"email": user.pending_email})
+
+
 @never_cache
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
@@ -148,13 +194,18 @@ def account(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your name is saved.")
             return redirect("account")
+    return _account_page(request, form=form, status=HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK)
+
+
+def _account_page(request: HttpRequest, *, form=None, email_form=None, status=HTTPStatus.OK) -> HttpResponse:
+    user = request.user
     context = {
-        "form": form,
+        "form": form or ProfileForm(initial={"name": user.get_full_name()}),
+        "email_form": email_form or EmailChangeForm(needs_password=user.has_usable_password()),
         "connected_apps": connected_app_list(user=user),
         "can_change_password": user.has_usable_password() and not settings.UPSTREAM_OIDC_ONLY,
         "upstream_name": upstream_name() if upstream_enabled() else "",
     }
-    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
     return render(request, "accounts/account.html", context, status=status)
 
 

@@ -208,6 +208,7 @@ class AuditEvent(models.Model):
         LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out (too many failures)"
         SIGNED_UP = "signed_up", "Signed up"
         EMAIL_VERIFIED = "email_verified", "Email verified"
+        EMAIL_CHANGED = "email_changed", "Email changed"
         CONSENT_GIVEN = "consent_given", "Consent given"
         CONSENT_DENIED = "consent_denied", "Consent denied"
         TOKEN_ISSUED = "token_issued", "Token issued"
