@@ -85,11 +85,14 @@ INSTALLED_APPS = [
     "idp",
     "tasks",
     "axes",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks: it answers preflights.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.middleware.NoReferrerCsrfViewMiddleware",
@@ -449,6 +452,18 @@ if IDP_CIMD_ALLOW_LOOPBACK and not DEBUG:
 # a JWT signed by their private key, as ChatGPT does when offered. Off, such
 # clients are registered as public clients when their metadata allows it.
 IDP_PRIVATE_KEY_JWT = env.bool("IDP_PRIVATE_KEY_JWT", default=True)
+
+# CORS (django-cors-headers) for MCP clients that run in a browser (MCP
+# Inspector, web playgrounds): discovery, keys, registration and the token
+# endpoints, from any origin and never with credentials, so no cookie ever
+# crosses origins. What uses the session cookie (login, consent, /account,
+# the admin, /api from its docs page) stays same-origin: no CORS headers.
+# /mcp gets the same policy in tasks.mcp (Starlette's CORS middleware).
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_URLS_REGEX = r"^/(\.well-known/[a-z-]+(/mcp)?|idp/(jwks|register(/[^/]+)?|token|revoke|userinfo))$"
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id"]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Version"]
 
 TASK_SCOPES = {
     "tasks:read": "See your tasks",

@@ -274,7 +274,6 @@ class ProviderMetadataView(View):
         if body is None:
             body = _provider_metadata["document"] = _build_provider_metadata(request)
         response = HttpResponse(body, content_type="application/json")
-        response["Access-Control-Allow-Origin"] = "*"
         response["Cache-Control"] = "public, max-age=3600"
         return response
 
