@@ -19,6 +19,8 @@ import os
 import socket
 import sys
 
+from config.startup import settings_load_or_exit
+
 
 def command(*, host: str, port: int, workers: int, threads: int, app: str = "config.wsgi:application") -> list[str]:
     """The server's command line (`app`: the benchmark serves config.wsgi with its bare view added)."""
@@ -60,15 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A refused setting stops here with its sentence, before any worker starts.
+    settings_load_or_exit()
     from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
 
-    try:
-        threads = settings.DJANGO_THREADS
-    except ImproperlyConfigured as error:
-        # One sentence, as the settings word it, not the traceback above it.
-        raise SystemExit(str(error)) from None
+    threads = settings.DJANGO_THREADS
     argv = command(host=host, port=args.port, workers=args.workers, threads=threads)
     # The server replaces this process: signals (SIGTERM to stop) reach granian itself.
     os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and arguments, no shell

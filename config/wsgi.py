@@ -7,12 +7,11 @@ which a WSGI server can carry. The server runs Django's views in its own
 threads, with no ASGI-to-WSGI hand-off per request (benchmarks/README.md).
 """
 
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.startup import settings_load_or_exit
 
+settings_load_or_exit()
 django_application = get_wsgi_application()
 
 # Imported once Django is set up: the tools use its models.

@@ -45,7 +45,7 @@ def test_a_host_name_is_served_on_its_address():
         (["--workers", "0"], {}, "--workers must be at least 1"),
         (["--port", "70000"], {}, "--port must be from 1 to 65535"),
         (["--host", "no.such.host.invalid"], {}, "--host must be an IP address or a name that resolves to one"),
-        ([], {"DJANGO_THREADS": "many"}, "DJANGO_THREADS must be a whole number of at least 1; got 'many'."),
+        ([], {"DJANGO_THREADS": "many"}, "Taskgate cannot start: DJANGO_THREADS must be a whole number of at least 1"),
     ],
     ids=["workers", "port", "host", "threads"],
 )
