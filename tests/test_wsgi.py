@@ -6,7 +6,6 @@ these call it in this process, one request at a time.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import sys
@@ -132,7 +131,6 @@ def _lifespan_app(events: list | None = None):
         if events is not None:
             events.append(message["type"])
         await send({"type": "lifespan.startup.complete"})
-        await asyncio.Event().wait()
 
     return app
 
