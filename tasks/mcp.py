@@ -411,6 +411,37 @@ def transport_security() -> TransportSecuritySettings:
     )
 
 
+def without_standalone_stream(app: ASGIApp) -> ASGIApp:
+    """Answer GET with 405: this server offers no stream of its own (MCP streamable HTTP, "Listening for
+    Messages from the Server": a server that does not "MUST return HTTP 405 Method Not Allowed").
+
+    Stateless, it has nothing to send outside a response: no session, no
+    subscription, no request of its own to a client. A GET stream would stay
+    open, empty, for as long as the client likes, and under the production
+    server (config.wsgi) it would hold one of a worker's few threads.
+    """
+
+    async def serve(scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            body = b'{"error": "method_not_allowed", "error_description": "This server offers no SSE stream: POST."}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 405,
+                    "headers": [
+                        (b"allow", b"POST"),
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return serve
+
+
 def http_app() -> tuple[ASGIApp, ASGIApp]:
     """(the app for /mcp requests, the app for ASGI lifespan events).
 
@@ -423,4 +454,4 @@ def http_app() -> tuple[ASGIApp, ASGIApp]:
         json_response=True,
         transport_security=transport_security(),
     )
-    return BearerAuth(starlette_app, tool_scopes=TOOL_SCOPES), starlette_app
+    return BearerAuth(without_standalone_stream(starlette_app), tool_scopes=TOOL_SCOPES), starlette_app

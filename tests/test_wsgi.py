@@ -240,3 +240,17 @@ def test_x_forwarded_for_is_believed_only_from_the_trusted_proxies(trusted, send
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_get_of_mcp_is_answered_at_once_and_holds_no_server_thread(wsgi, user, application):
+    raw, _ = issue_access_token(user=user, application=application, scope="tasks:read", resource=[f"{ORIGIN}/mcp"])
+    answers = []
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {raw}", "MCP-Protocol-Version": "2025-06-18"}
+    server_thread = threading.Thread(target=lambda: answers.append(call(wsgi, "GET", "/mcp", headers=headers)))
+
+    server_thread.start()
+    server_thread.join(timeout=60)
+
+    assert not server_thread.is_alive(), "a GET stream would hold this thread until the client left"
+    assert answers[0][0] == HTTPStatus.METHOD_NOT_ALLOWED
