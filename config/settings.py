@@ -412,7 +412,8 @@ for _name in ("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "IDP_INTROSPECTION_RATE_LIMIT
 # A refresh token presented again within this many seconds of its rotation
 # is taken for a client's concurrent retry: refused (invalid_grant) without
 # revoking its family. Later, reuse revokes the family (RFC 9700 §4.14.2).
-# 0: every reuse revokes the family, and concurrent retries log the client out.
+# A duplicate that arrives while the rotation is still under way is refused
+# the same way whatever this is. 0: every reuse after a rotation revokes the family.
 IDP_REFRESH_RETRY_SECONDS = _int("IDP_REFRESH_RETRY_SECONDS", 5)
 
 # --- Resources a token may be issued for (RFC 8707) ---------------------------
