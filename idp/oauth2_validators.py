@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -31,7 +30,7 @@ from idp.client_assertions import ASSERTION_TYPE, ClientAssertionError, assertio
 from idp.models import Application, AuditEvent, ClientKeys, RedeemedCode
 from idp.resources import refuse_unserved_resources
 from idp.services import application_mark_used, audit_record, consent_mark_used, consent_record
-from idp.token_rows import grant_row, refresh_token_row
+from idp.token_rows import checksum, grant_row, refresh_token_row
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +41,6 @@ CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 def _assertion_parameters(request) -> tuple[str | None, str | None]:
     """The RFC 7521 §4.2 parameters of a request: client_assertion_type and client_assertion."""
     return getattr(request, "client_assertion_type", None), getattr(request, "client_assertion", None)
-
-
-def checksum(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):

@@ -23,6 +23,7 @@ _UNREAD = object()
 
 
 def checksum(value: str) -> str:
+    """How DOT finds a token or code by its value: the SHA-256 it stores (RFC 9700 token storage)."""
     return hashlib.sha256(value.encode()).hexdigest()
 
 
