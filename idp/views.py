@@ -26,6 +26,7 @@ from oauth2_provider.scopes import get_scopes_backend
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from idp.bearer import bearer_verify
 from idp.models import Application, AuditEvent
 from idp.oauth2_server import GRANT_TYPES, RESPONSE_TYPES
 from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
@@ -324,14 +325,32 @@ class IntrospectView(dot.IntrospectTokenView):
         return response
 
     def post(self, request, *args, **kwargs):
-        response = self.get_token_response(request.POST.get("token"))
-        data = json.loads(response.content)
-        caller = _request_client_id(request)
-        if data.get("active") and caller and data.get("client_id") != caller:
-            # Another client's token: say no more than "not active" (RFC 7662 §4).
-            response = JsonResponse({"active": False})
+        raw_token = request.POST.get("token")
+        if raw_token is None:
+            response = self.get_token_response(None)
+        else:
+            response = JsonResponse(_introspection(raw_token, caller=_request_client_id(request)))
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _introspection(raw_token: str, *, caller: str | None) -> dict:
+    """RFC 7662 §2.2 by idp.bearer's rule: a token the API would refuse (revoked, expired,
+    its person made inactive, its app disabled) is not active, whatever its audience.
+    Another client's token gets no more than "not active" (RFC 7662 §4)."""
+    grant = bearer_verify(raw_token=raw_token, resource=None).grant
+    if grant is None or (caller and grant.client_id != caller):
+        return {"active": False}
+    data = {
+        "active": True,
+        "scope": grant.scope,
+        "exp": int(grant.expires.timestamp()),
+        "client_id": grant.client_id,
+        "username": grant.user.get_username(),
+    }
+    if grant.audience:
+        data["aud"] = list(grant.audience)
+    return data
 
 
 def _invalid_client() -> JsonResponse:
