@@ -92,16 +92,17 @@ class VerifiedTokenCache:
             self._entries[key] = (grant, time.monotonic() + lifetime)
             return True
 
-    def go_live(self) -> None:
+    def go_live(self, *, heard_for: float = 3 * HEARTBEAT_SECONDS) -> None:
         """Called once the LISTEN is in place: what was kept before may have missed notices."""
         with self._lock:
             self._entries.clear()
             self._sequence += 1
             self._live = True
-            self._heard_until = time.monotonic() + 3 * HEARTBEAT_SECONDS
+            self._heard_until = time.monotonic() + heard_for
 
-    def heard(self) -> None:
-        self._heard_until = time.monotonic() + 3 * HEARTBEAT_SECONDS
+    def heard(self, *, heard_for: float = 3 * HEARTBEAT_SECONDS) -> None:
+        """The listener is alive: serve for `heard_for` more seconds unless it is heard from again."""
+        self._heard_until = time.monotonic() + heard_for
 
     def go_dark(self) -> None:
         with self._lock:
