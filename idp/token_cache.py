@@ -62,11 +62,12 @@ class VerifiedTokenCache:
         self._live = False
         self._heard_until = 0.0
 
-    def _serving(self) -> bool:
+    def serving(self) -> bool:
+        """Listening, and heard from lately."""
         return self._live and time.monotonic() < self._heard_until
 
     def get(self, key: str) -> Grant | None:
-        if not self._serving():
+        if not self.serving():
             return None
         entry = self._entries.get(key)
         if entry is None:
@@ -85,7 +86,7 @@ class VerifiedTokenCache:
         """Keep `grant`, read after `sequence()` returned `sequence`, unless anything changed since."""
         lifetime = settings.IDP_TOKEN_CACHE_SECONDS
         with self._lock:
-            if sequence != self._sequence or not self._serving() or not lifetime:
+            if sequence != self._sequence or not self.serving() or not lifetime:
                 return False
             if len(self._entries) >= MAX_ENTRIES and key not in self._entries:
                 return False
@@ -161,7 +162,7 @@ def listen() -> bool:
     return True
 
 
-def _connection_params() -> dict:
+def _connection_params(application_name: str = "taskgate token cache") -> dict:
     """The default database's connection, on its own: not from the pool, in autocommit."""
     database = connections["default"].settings_dict
     options = {
@@ -175,29 +176,37 @@ def _connection_params() -> dict:
         "password": database.get("PASSWORD") or None,
         "host": database.get("HOST") or None,
         "port": str(database.get("PORT") or "") or None,
-        "application_name": "taskgate token cache",
+        "application_name": application_name,
         **options,
     }
     return {key: value for key, value in params.items() if value is not None}
 
 
-def _listen_forever() -> None:
+def _listen_forever(
+    target: VerifiedTokenCache = cache,
+    stop: threading.Event | None = None,
+    application_name: str = "taskgate token cache",
+) -> None:
+    """Keep `target` told of every notice, reconnecting after a failure (a process's daemon thread;
+    tests give their own cache, a `stop` and a name to find the connection by)."""
     import psycopg
 
-    while True:
+    stop = stop or threading.Event()
+    while not stop.is_set():
         try:
-            with psycopg.connect(**_connection_params(), autocommit=True) as connection:
+            with psycopg.connect(**_connection_params(application_name), autocommit=True) as connection:
                 connection.execute(f"LISTEN {CHANNEL}")
-                cache.go_live()
-                while True:
+                target.go_live()
+                while not stop.is_set():
                     for notice in connection.notifies(timeout=HEARTBEAT_SECONDS):
-                        cache.forget(notice.payload)
-                        cache.heard()
+                        target.forget(notice.payload)
+                        target.heard()
                     connection.execute("SELECT 1")
-                    cache.heard()
+                    target.heard()
         except Exception:
             log.warning(
                 "Token cache: lost the database's notices; checking every token in the database.", exc_info=True
             )
-        cache.go_dark()
-        time.sleep(RECONNECT_SECONDS)
+        target.go_dark()
+        if not stop.is_set():
+            time.sleep(RECONNECT_SECONDS)

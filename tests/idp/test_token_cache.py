@@ -258,3 +258,63 @@ def test_the_triggers_name_what_changed_and_stay_quiet_for_last_used_times(trans
 
     assert quiet == []
     assert told == [f"u:{user.pk}", f"a:{application.pk}", f"u:{user.pk}", f"t:{token_id}"]
+
+
+def eventually(condition, seconds: float = 30.0) -> bool:
+    """Whether `condition` holds within `seconds`: the listener works in a thread of its own."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's notices")
+def test_a_listener_whose_connection_is_cut_serves_nothing_until_it_listens_again_with_an_empty_cache(
+    transactional_db, raw
+):
+    """Fail closed: notices sent while the connection is down are lost, so a reconnection empties the cache."""
+    import threading
+
+    own, stop, name = token_cache.VerifiedTokenCache(), threading.Event(), f"token cache test {id(raw)}"
+    listener = threading.Thread(
+        target=token_cache._listen_forever, kwargs={"target": own, "stop": stop, "application_name": name}, daemon=True
+    )
+    listener.start()
+    try:
+        assert eventually(own.serving)
+        grant = bearer._load(checksum(raw)).grant
+        assert own.put(checksum(raw), grant, sequence=own.sequence())
+        before_the_cut = own.sequence()
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [name])
+
+        assert eventually(lambda: own.sequence() >= before_the_cut + 2 and own.serving()), "dark, then live again"
+        assert own.get(checksum(raw)) is None
+        assert len(own) == 0
+    finally:
+        stop.set()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's notices")
+def test_a_listening_process_drops_a_token_changed_by_anyone_once_it_commits(transactional_db, raw):
+    import threading
+
+    from oauth2_provider.models import get_access_token_model
+
+    own, stop = token_cache.VerifiedTokenCache(), threading.Event()
+    listener = threading.Thread(target=token_cache._listen_forever, kwargs={"target": own, "stop": stop}, daemon=True)
+    listener.start()
+    try:
+        assert eventually(own.serving)
+        assert own.put(checksum(raw), bearer._load(checksum(raw)).grant, sequence=own.sequence())
+
+        get_access_token_model().objects.filter(token_checksum=checksum(raw)).update(scope="tasks:read")
+
+        assert eventually(lambda: own.get(checksum(raw)) is None)
+    finally:
+        stop.set()
