@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIGNING_KEY := .dev/oidc-signing-key.pem
 
-.PHONY: help run install test lint format check-deploy bench clean
+.PHONY: help run install test test-system lint format check-deploy bench clean
 
 help:
 	@echo "make run    set up and serve http://$(HOST):$(PORT) with SQLite and demo data"
@@ -62,7 +62,28 @@ format: .venv/.installed
 	@mkdir -p .build
 	npx --no-install esbuild tests/e2e/widget_host/bridge-entry.js --bundle --format=iife --minify --log-level=warning --outfile=$@
 
-test: lint .build/app-bridge.js
+# What the tests need beyond Python, installed when missing (Debian's packages;
+# needs root, as on the CI machine): chromium for the browser tests (Playwright
+# drives it; no browser download), Node and npm for axe-core and the task
+# board's AppBridge, and a Redis on 127.0.0.1:6379 for the rate-limit tests
+# (started when none answers).
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+test-system:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	$(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null || \
+		command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing what the tests need:$$missing (Debian)"; \
+		{ apt-get update -qq && $(APT_INSTALL) $$missing >/dev/null; } || \
+		{ echo "Could not install$$missing: install them (apt-get install$$missing), then run make test again." >&2; exit 1; }; \
+	fi
+	@$(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null || \
+		{ echo "Starting Redis on 127.0.0.1:6379 for the rate-limit tests"; \
+		  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; }
+
+test: test-system lint .build/app-bridge.js
 	$(RUN) pytest $(PYTEST_ARGS)
 
 # The benchmark (benchmarks/README.md), not part of `make test`: wrk from

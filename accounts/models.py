@@ -29,6 +29,11 @@ class User(AbstractUser):
         default=False, help_text="Whether the person has proved they receive mail at this address."
     )
     sub = models.UUIDField("subject", default=uuid.uuid4, unique=True, editable=False)
+    pending_email = models.EmailField(
+        "new email address (unconfirmed)",
+        blank=True,
+        help_text="Replaces the email once the person opens the link sent to it.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["username"]

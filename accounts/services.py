@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -141,6 +142,113 @@ def email_verify(*, token: str, request=None) -> User:
     return user
 
 
+_EMAIL_CHANGE_SALT = "accounts.email-change"
+
+
+@transaction.atomic
+def email_change_request(*, user: User, new_email: str, password: str | None = None, request=None) -> None:
+    """Ask to change the person's login email. Nothing changes until the link sent to the new address is opened.
+
+    A person with a password gives it again (through the login backends, so
+    that guesses count towards the lockout): a browser left logged in must
+    not be enough to take the account. Raises ValidationError (keyed
+    "new_email" or "password") with nothing written.
+    """
+    if user.has_usable_password():
+        if not password or authenticate(request, username=user.email, password=password) != user:
+            raise ValidationError({"password": ["That is not your password."]})
+    email = User.objects.normalize_email(new_email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"new_email": ["Enter an email address such as name@example.com."]}) from None
+    if email.lower() == user.email.lower():
+        raise ValidationError({"new_email": ["That is already your email address."]})
+    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        raise ValidationError({"new_email": ["An account already uses this email address."]})
+    User.objects.filter(pk=user.pk).update(pending_email=email)
+    user.pending_email = email
+    transaction.on_commit(lambda: _email_change_send(user=user))
+
+
+def email_change_token(*, user: User) -> str:
+    """A signed, timestamped token naming the person, their address and the new one (as digests):
+    a later request or change makes earlier links invalid."""
+    return signing.dumps(
+        {"sub": str(user.sub), "from": _email_digest(user.email), "to": _email_digest(user.pending_email)},
+        salt=_EMAIL_CHANGE_SALT,
+    )
+
+
+def _email_change_send(*, user: User) -> bool:
+    link = settings.SITE_URL + reverse("email_change_confirm", args=[email_change_token(user=user)])
+    days = settings.EMAIL_VERIFICATION_MAX_AGE.days
+    context = {"user": user, "link": link, "days": days, "site_url": settings.SITE_URL}
+    return _send(
+        to=user.pending_email,
+        subject="Confirm your new email address for Taskgate",
+        template="accounts/email/change_email.txt",
+        context=context,
+        user=user,
+    )
+
+
+def _send(*, to: str, subject: str, template: str, context: dict, user: User) -> bool:
+    """Send one mail; a mail server that fails is logged, not raised."""
+    try:
+        send_mail(subject=subject, message=render_to_string(template, context), from_email=None, recipient_list=[to])
+    except OSError:
+        logger.exception("Could not send %r to user %s", subject, user.sub)
+        return False
+    return True
+
+
+def email_change_check(*, token: str) -> User:
+    """The person an email-change link is for, or ValidationError with a sentence saying what to do."""
+    try:
+        data = signing.loads(
+            token, salt=_EMAIL_CHANGE_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds()
+        )
+    except signing.SignatureExpired:
+        raise ValidationError("This link has expired. Ask for the change again on your account page.") from None
+    except signing.BadSignature:
+        raise ValidationError("This link is not valid. Check that you opened all of it.") from None
+    user = User.objects.filter(sub=data.get("sub"), is_active=True).first() if isinstance(data, dict) else None
+    if (
+        user is None
+        or not user.pending_email
+        or _email_digest(user.email) != data.get("from")
+        or _email_digest(user.pending_email) != data.get("to")
+    ):
+        raise ValidationError("This link is for a change that is no longer asked for. Ask again on your account page.")
+    return user
+
+
+@transaction.atomic
+def email_change_confirm(*, token: str, request=None) -> User:
+    """Make the new address the login email, confirmed by the link; the old address is told."""
+    user = email_change_check(token=token)
+    old_email, new_email = user.email, user.pending_email
+    try:
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(email=new_email, email_verified=True, pending_email="")
+    except IntegrityError:
+        raise ValidationError("An account already uses this email address now, so it cannot be yours here.") from None
+    user.email, user.email_verified, user.pending_email = new_email, True, ""
+    audit_record(kind=AuditEvent.Kind.EMAIL_CHANGED, user=user, request=request)
+    context = {"user": user, "new_email": new_email, "site_url": settings.SITE_URL}
+    transaction.on_commit(
+        lambda: _send(
+            to=old_email,
+            subject="Your Taskgate email address was changed",
+            template="accounts/email/email_changed.txt",
+            context=context,
+            user=user,
+        )
+    )
+    return user
+
+
 @transaction.atomic
 def user_update_profile(*, user: User, name: str) -> User:
     """Change the person's name (the email is their login and is not changed here)."""
@@ -209,17 +317,29 @@ def external_identity_login(
 
     if not create_users:
         raise UpstreamLoginError("create_disabled", detail="no linked user and UPSTREAM_OIDC_CREATE_USERS=0")
-    # No usable password: a brokered account logs in through the upstream, and
-    # Django's password reset ignores it, so nobody can take it over by mail.
-    user = User.objects.create_user(
-        username=_available_username(claims, email),
-        email=email,
-        password=None,
-        first_name=_text(claims.get("given_name")),
-        last_name=_text(claims.get("family_name")),
-        email_verified=upstream_verified,
-    )
-    ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject, last_login=timezone.now())
+    try:
+        # A savepoint: two first logins of one account at the same instant both
+        # get here; the second's insert waits for the first, then fails on the
+        # unique email or (issuer, sub), and finds the account the first made.
+        with transaction.atomic():
+            # No usable password: a brokered account logs in through the upstream, and
+            # Django's password reset ignores it, so nobody can take it over by mail.
+            user = User.objects.create_user(
+                username=_available_username(claims, email),
+                email=email,
+                password=None,
+                first_name=_text(claims.get("given_name")),
+                last_name=_text(claims.get("family_name")),
+                email_verified=upstream_verified,
+            )
+            ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject, last_login=timezone.now())
+    except IntegrityError:
+        identity = ExternalIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        if identity is None or not identity.user.is_active:
+            raise UpstreamLoginError(
+                "concurrent_first_login", detail=f"a concurrent first login of {subject!r} made another account"
+            ) from None
+        return identity.user
     return user
 
 

@@ -88,6 +88,9 @@ _SENTENCES = {
         "Ask the site's administrator to invite you."
     ),
     "inactive": "This account is disabled. Ask the site's administrator for help.",
+    "concurrent_first_login": (
+        "Your account was being set up by another sign-in at the same moment. Please sign in again."
+    ),
 }
 
 # RFC 6749 §4.1.2.1: error codes are printable ASCII without quotes or backslash; we show only plain ones.

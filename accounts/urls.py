@@ -14,6 +14,8 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/verify-email/resend/", views.verify_email_resend, name="verify_email_resend"),
     path("accounts/verify-email/<str:token>/", views.verify_email, name="verify_email"),
+    path("accounts/email/change/", views.email_change, name="email_change"),
+    path("accounts/email/change/<str:token>/", views.email_change_confirm_view, name="email_change_confirm"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Login through an upstream OpenID provider (404 unless UPSTREAM_OIDC_ISSUER is set).
     path("accounts/upstream/login/", views.UpstreamLoginView.as_view(), name="upstream_login"),

@@ -4,7 +4,7 @@ from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -20,9 +20,12 @@ from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView, get_next_url
 
-from accounts.forms import LoginForm, ProfileForm, SignupForm
+from accounts.forms import EmailChangeForm, LoginForm, ProfileForm, SignupForm
 from accounts.selectors import signup_enabled
 from accounts.services import (
+    email_change_check,
+    email_change_confirm,
+    email_change_request,
     email_verification_check,
     email_verification_send,
     email_verify,
@@ -38,6 +41,7 @@ from accounts.upstream import (
     upstream_provider,
 )
 from idp.models import AuditEvent, Consent
+from idp.ratelimit import RateLimit, client_address
 from idp.selectors import connected_app_list
 from idp.services import audit_record, consent_revoke
 
@@ -75,6 +79,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         return render(request, "registration/signup_closed.html", status=HTTPStatus.NOT_FOUND)
     if request.user.is_authenticated:
         return redirect(_safe_next(request) or "account")
+    if request.method == "POST":
+        limit = RateLimit.parse("signup", settings.SIGNUP_RATE_LIMIT)
+        retry_after = limit.hit(client_address(request))
+        if retry_after is not None:
+            return too_many_attempts(request, retry_after, "Too many sign-ups from your address.")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -128,6 +137,49 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     return redirect("account")
 
 
+@require_POST
+@login_required
+def email_change(request: HttpRequest) -> HttpResponse:
+    """Ask to change the login email (from /account): a link goes to the new address."""
+    user = request.user
+    form = EmailChangeForm(request.POST, needs_password=user.has_usable_password())
+    if form.is_valid():
+        try:
+            email_change_request(
+                user=user,
+                new_email=form.cleaned_data["new_email"],
+                password=form.cleaned_data.get("password"),
+                request=request,
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field, errors)
+        else:
+            messages.success(
+                request,
+                f"We sent a link to {user.pending_email}. Open it to make it your login address; "
+                f"until then you keep logging in with {user.email}.",
+            )
+            return redirect("account")
+    return _account_page(request, email_form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+@never_cache
+def email_change_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the email-change mail. GET only shows a button, so that mail
+    scanners that open links do not change anyone's address."""
+    try:
+        user = email_change_check(token=token)
+        if request.method == "POST":
+            user = email_change_confirm(token=token, request=request)
+            messages.success(request, f"Done: you now log in with {user.email}.")
+            return redirect("account" if request.user.is_authenticated else "login")
+    except ValidationError as error:
+        context = {"error": error.messages[0]}
+        return render(request, "registration/email_change_confirm.html", context, status=HTTPStatus.BAD_REQUEST)
+    return render(request, "registration/email_change_confirm.html", {"email": user.pending_email})
+
+
 @never_cache
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
@@ -142,13 +194,18 @@ def account(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your name is saved.")
             return redirect("account")
+    return _account_page(request, form=form, status=HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK)
+
+
+def _account_page(request: HttpRequest, *, form=None, email_form=None, status=HTTPStatus.OK) -> HttpResponse:
+    user = request.user
     context = {
-        "form": form,
+        "form": form or ProfileForm(initial={"name": user.get_full_name()}),
+        "email_form": email_form or EmailChangeForm(needs_password=user.has_usable_password()),
         "connected_apps": connected_app_list(user=user),
         "can_change_password": user.has_usable_password() and not settings.UPSTREAM_OIDC_ONLY,
         "upstream_name": upstream_name() if upstream_enabled() else "",
     }
-    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
     return render(request, "accounts/account.html", context, status=status)
 
 
@@ -222,6 +279,28 @@ def locked_out(request: HttpRequest, response=None, credentials: dict | None = N
         status=HTTPStatus.TOO_MANY_REQUESTS,
     )
     response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """`/admin/login/`: with UPSTREAM_OIDC_ONLY=1 nobody logs in with a password, staff
+    included, so the admin's password form gives way to the upstream login (and back)."""
+    if settings.UPSTREAM_OIDC_ONLY:
+        next_url = _safe_next(request) or reverse("admin:index")
+        return HttpResponseRedirect(reverse("upstream_login") + "?" + urlencode({"next": next_url}))
+    return admin.site.login(request)
+
+
+def too_many_attempts(request: HttpRequest, retry_after: int, sentence: str) -> HttpResponse:
+    """RFC 6585 §4: 429 with Retry-After, on a page in the site's layout that says when to try again."""
+    minutes = max(1, -(-retry_after // 60))
+    response = render(
+        request,
+        "registration/too_many_attempts.html",
+        {"sentence": sentence, "minutes": minutes},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(retry_after)
     return response
 
 

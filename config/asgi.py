@@ -14,13 +14,12 @@ own work; one hand-off costs about 0.3 ms (benchmarks/README.md).
 
 from __future__ import annotations
 
-import os
-
 from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.startup import settings_load_or_exit  # noqa: E402
 
+settings_load_or_exit()
 django_wsgi = get_wsgi_application()
 
 # Imported once Django is set up: the tools use its models.

@@ -85,11 +85,14 @@ INSTALLED_APPS = [
     "idp",
     "tasks",
     "axes",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks: it answers preflights.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.middleware.NoReferrerCsrfViewMiddleware",
@@ -181,6 +184,10 @@ LOGOUT_REDIRECT_URL = "home"
 
 # Sign-up at /accounts/signup/: on unless ALLOW_SIGNUP=0 (then admins create accounts).
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
+# Sign-up attempts per client address, "<count>/<s|m|h|d>": 429 with Retry-After over it.
+SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="10/h")
+if not re.fullmatch(r"[1-9][0-9]*/[smhd]", SIGNUP_RATE_LIMIT):
+    _fail(f"SIGNUP_RATE_LIMIT must look like 10/h (a count per s, m, h or d); got {SIGNUP_RATE_LIMIT!r}.")
 # How long an email verification link works.
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 
@@ -446,6 +453,24 @@ if not re.fullmatch(r"[1-9][0-9]*/[smhd]", IDP_REGISTRATION_RATE_LIMIT):
 IDP_CIMD_ALLOW_LOOPBACK = env.bool("IDP_CIMD_ALLOW_LOOPBACK", default=False)
 if IDP_CIMD_ALLOW_LOOPBACK and not DEBUG:
     _fail("IDP_CIMD_ALLOW_LOOPBACK=1 turns off SSRF guards for tests and is refused unless DJANGO_DEBUG=1.")
+
+# RFC 7523 §2.2 / OpenID Connect Core §9: clients that publish keys (a
+# jwks_uri or jwks in a metadata document or registration) authenticate with
+# a JWT signed by their private key, as ChatGPT does when offered. Off, such
+# clients are registered as public clients when their metadata allows it.
+IDP_PRIVATE_KEY_JWT = env.bool("IDP_PRIVATE_KEY_JWT", default=True)
+
+# CORS (django-cors-headers) for MCP clients that run in a browser (MCP
+# Inspector, web playgrounds): discovery, keys, registration and the token
+# endpoints, from any origin and never with credentials, so no cookie ever
+# crosses origins. What uses the session cookie (login, consent, /account,
+# the admin, /api from its docs page) stays same-origin: no CORS headers.
+# /mcp gets the same policy in tasks.mcp (Starlette's CORS middleware).
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_URLS_REGEX = r"^/(\.well-known/[a-z-]+(/mcp)?|idp/(jwks|register(/[^/]+)?|token|revoke|userinfo))$"
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id"]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Version"]
 
 TASK_SCOPES = {
     "tasks:read": "See your tasks",

@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 import accounts.urls
+import accounts.views
 import idp.urls
 import tasks.urls
 from tasks.docs import mcp_docs
 
 urlpatterns = [
     path("", include(accounts.urls)),
+    # Before the admin's own: the login form gives way to the upstream under UPSTREAM_OIDC_ONLY.
+    path("admin/login/", accounts.views.admin_login),
     path("admin/", admin.site.urls),
     path("api/", include(tasks.urls)),
     path("docs/mcp", mcp_docs, name="mcp-docs"),

@@ -1,11 +1,10 @@
 """WSGI entry point, for servers that do not speak ASGI (the MCP endpoint needs ASGI)."""
 
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.startup import settings_load_or_exit
 
+settings_load_or_exit()
 application = get_wsgi_application()
 
 # Each server process listens for the end of tokens (idp.token_cache).

@@ -10,6 +10,7 @@ from idp.models import Application, AuditEvent, SelfRegisteredApplication
 from idp.selectors import application_setup_card
 from idp.services import (
     IssuedCredentials,
+    application_delete,
     application_disable,
     application_record_change,
     application_revoke_tokens,
@@ -55,6 +56,13 @@ class ApplicationActions:
         super().save_model(request, obj, form, change)
         if change and form.changed_data:
             application_record_change(application=obj, changed=form.changed_data, actor=request.user, request=request)
+
+    def delete_model(self, request, obj):
+        application_delete(application=obj, actor=request.user, request=request, reason="An admin deleted it.")
+
+    def delete_queryset(self, request, queryset):
+        for application in queryset:
+            self.delete_model(request, application)
 
     @admin.action(description="Revoke all tokens of the selected apps", location=BOTH)
     def revoke_all_tokens(self, request, queryset):

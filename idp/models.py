@@ -208,6 +208,7 @@ class AuditEvent(models.Model):
         LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out (too many failures)"
         SIGNED_UP = "signed_up", "Signed up"
         EMAIL_VERIFIED = "email_verified", "Email verified"
+        EMAIL_CHANGED = "email_changed", "Email changed"
         CONSENT_GIVEN = "consent_given", "Consent given"
         CONSENT_DENIED = "consent_denied", "Consent denied"
         TOKEN_ISSUED = "token_issued", "Token issued"
@@ -218,6 +219,7 @@ class AuditEvent(models.Model):
         APP_CHANGED = "app_changed", "App changed"
         APP_REGISTERED = "app_registered", "App registered dynamically"
         APP_DISABLED = "app_disabled", "App disabled"
+        APP_DELETED = "app_deleted", "App deleted"
 
     created_at = models.DateTimeField("when", default=timezone.now, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
@@ -267,6 +269,8 @@ class ClientKeys(models.Model):
     token_endpoint_auth_method = models.CharField(max_length=32, choices=Method.choices)
     jwks_uri = models.CharField("JWKS URI", max_length=500, blank=True)
     jwks = models.JSONField("JWKS", null=True, blank=True)
+    # OpenID Connect Registration §2: when set, assertions signed otherwise are refused.
+    signing_alg = models.CharField("token endpoint auth signing alg", max_length=10, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider import cimd
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
@@ -18,7 +19,8 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from idp.bearer import bearer_verify
-from idp.models import Application, AuditEvent, RedeemedCode
+from idp.client_assertions import ASSERTION_TYPE, ClientAssertionError, assertion_issuer, client_assertion_verify
+from idp.models import Application, AuditEvent, ClientKeys, RedeemedCode
 from idp.resources import refuse_unserved_resources
 from idp.services import application_mark_used, audit_record, consent_mark_used, consent_record
 
@@ -33,6 +35,11 @@ CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 REFRESH_SEEN_ACTIVE = "taskgate.refresh_token_seen_active"
 
 
+def _assertion_parameters(request) -> tuple[str | None, str | None]:
+    """The RFC 7521 §4.2 parameters of a request: client_assertion_type and client_assertion."""
+    return getattr(request, "client_assertion_type", None), getattr(request, "client_assertion", None)
+
+
 def checksum(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -43,6 +50,82 @@ def refresh_token_is_active(raw: str) -> bool:
 
 
 class TaskgateOAuth2Validator(OAuth2Validator):
+    # --- Client authentication: secrets (DOT), none (public clients), private_key_jwt (ours)
+
+    def client_authentication_required(self, request, *args, **kwargs):
+        """RFC 7523 §2.2: a request carrying a client assertion is authenticated
+        with it, and a client that registered keys must always send one; it
+        cannot fall back to being a public client (so a refresh token it got
+        with its key is of no use without the key)."""
+        if _assertion_parameters(request) != (None, None):
+            return True
+        if super().client_authentication_required(request, *args, **kwargs):
+            return True
+        return self._client_keys(request) is not None
+
+    def authenticate_client(self, request, *args, **kwargs):
+        """RFC 6749 §2.3.1 (a secret, DOT's part) or RFC 7523 §2.2 (`private_key_jwt`).
+
+        A client uses one method per request (RFC 6749 §2.3): an assertion
+        beside a secret is refused. A client that registered keys can only
+        authenticate with them.
+        """
+        assertion_type, assertion = _assertion_parameters(request)
+        if assertion_type is None and assertion is None:
+            authenticated = super().authenticate_client(request, *args, **kwargs)
+            if authenticated and self._client_keys(request) is not None:
+                log.info("Client %s registered keys (private_key_jwt) but sent no assertion.", request.client_id)
+                return False
+            return authenticated
+        return self._authenticate_client_assertion(request, assertion_type, assertion)
+
+    def _authenticate_client_assertion(self, request, assertion_type, assertion) -> bool:
+        if assertion_type != ASSERTION_TYPE or not isinstance(assertion, str):
+            log.info("Client assertion refused: client_assertion_type must be %s.", ASSERTION_TYPE)
+            return False
+        if self._extract_basic_auth(request) or getattr(request, "client_secret", None):
+            log.info("Client assertion refused: a client authenticates with one method only (RFC 6749 §2.3).")
+            return False
+        issuer = assertion_issuer(assertion)
+        client_id = request.client_id or issuer
+        if not client_id or issuer != client_id:
+            log.info("Client assertion refused: its iss is not the client_id of the request (RFC 7523 §3).")
+            return False
+        if self._load_application(client_id, request) is None:
+            return False
+        keys = self._client_keys(request)
+        if keys is None:
+            log.info("Client assertion refused: client %s registered no keys (private_key_jwt).", client_id)
+            return False
+        endpoint = settings.SITE_URL + urlsplit(request.uri).path
+        audiences = list(dict.fromkeys([settings.SITE_URL, settings.SITE_URL + reverse("idp:token"), endpoint]))
+        try:
+            client_assertion_verify(assertion=assertion, client_id=client_id, keys=keys, audiences=audiences)
+        except ClientAssertionError as error:
+            log.info("Client assertion of %s refused: %s.", client_id, error)
+            return False
+        request.client_id = client_id
+        return True
+
+    @staticmethod
+    def _client_keys(request) -> ClientKeys | None:
+        """The keys the request's client (request.client) authenticates with, if it registered any.
+
+        Consulted for self-registered apps only: an admin's app authenticates
+        with its secret, whatever a row keyed by its client_id might say.
+        Looked up once per request: oauthlib asks more than once.
+        """
+        client = request.client
+        if not isinstance(client, Application) or not client.is_self_registered:
+            return None
+        looked_up = getattr(request, "taskgate_client_keys", None)
+        if looked_up is None or looked_up[0] != client.client_id:
+            keys = ClientKeys.objects.filter(
+                client_id=client.client_id, token_endpoint_auth_method=ClientKeys.Method.PRIVATE_KEY_JWT
+            ).first()
+            looked_up = request.taskgate_client_keys = (client.client_id, keys)
+        return looked_up[1]
+
     def get_additional_claims(self):
         """OpenID Connect Core §5.4: claims by scope.
 

@@ -28,7 +28,8 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from idp.models import Application, AuditEvent, Consent, SelfRegisteredApplication
+from idp.client_metadata import ClientMetadata
+from idp.models import Application, AuditEvent, ClientKeys, Consent, SelfRegisteredApplication
 from idp.validators import validate_redirect_uris
 
 
@@ -285,6 +286,43 @@ def application_revoke_tokens(
     return count
 
 
+@transaction.atomic
+def client_keys_record(*, client_id: str, metadata: ClientMetadata) -> None:
+    """Record how a self-registered client authenticates: with its keys (private_key_jwt), or not at all.
+
+    A client that stops using keys (its metadata now says `none`) has its
+    refresh tokens revoked: they were issued to whoever held the private key,
+    and must not become usable without it.
+    """
+    if metadata.uses_keys:
+        ClientKeys.objects.update_or_create(
+            client_id=client_id,
+            defaults={
+                "token_endpoint_auth_method": ClientKeys.Method.PRIVATE_KEY_JWT,
+                "jwks_uri": metadata.jwks_uri,
+                "jwks": metadata.jwks,
+                "signing_alg": metadata.signing_alg,
+            },
+        )
+        return
+    deleted, _ = ClientKeys.objects.filter(client_id=client_id).delete()
+    application = Application.objects.filter(client_id=client_id).first()
+    if deleted and application is not None:
+        application_revoke_tokens(
+            application=application, reason="The app stopped authenticating with its keys (private_key_jwt)."
+        )
+
+
+def client_keys_prune() -> int:
+    """Forget the keys of clients whose app is gone (deleted by an admin, or pruned)."""
+    deleted, _ = ClientKeys.objects.exclude(
+        client_id__in=Application.objects.exclude(registration_source=Application.RegistrationSource.MANUAL).values(
+            "client_id"
+        )
+    ).delete()
+    return deleted
+
+
 # "Last used" is kept to the minute: finer would cost a write on every request.
 APPLICATION_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -317,9 +355,19 @@ def self_registered_applications_prune(*, unused_days: int) -> int:
     unused = SelfRegisteredApplication.objects.filter(
         Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created__lt=cutoff)
     )
-    count = unused.count()
-    unused.delete()
+    count = 0
+    for application in unused:
+        application_delete(application=application, reason=f"Self-registered and unused for {unused_days} days.")
+        count += 1
     return count
+
+
+@transaction.atomic
+def application_delete(*, application: Application, actor=None, request=None, reason: str = "") -> None:
+    """Delete an app with its grants, tokens and keys; the audit log keeps its name."""
+    audit_record(kind=AuditEvent.Kind.APP_DELETED, user=actor, application=application, request=request, reason=reason)
+    ClientKeys.objects.filter(client_id=application.client_id).delete()
+    application.delete()
 
 
 # --- People's consents (the "Connected apps" of /account) ----------------------

@@ -3,7 +3,7 @@
 Revocation must not be outrun, so an answer is served from here only while
 this process is told of every change that could end a token:
 
-- PostgreSQL tells it. Triggers (migration idp 0007) on the access token,
+- PostgreSQL tells it. Triggers (migration idp 0008) on the access token,
   user, application and consent tables call `pg_notify` after an UPDATE,
   DELETE or TRUNCATE, and one connection per process LISTENs in a daemon
   thread. A notice is sent when the change commits, whoever made it: our

@@ -19,7 +19,7 @@ urlpatterns = [
     path("idp/introspect", views.IntrospectView.as_view(), name="introspect"),
     path("idp/userinfo", views.UserInfoView.as_view(), name="user-info"),
     path("idp/jwks", transaction.non_atomic_requests(dot.JwksInfoView.as_view()), name="jwks-info"),
-    path("idp/logout", dot.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path("idp/logout", views.LogoutView.as_view(), name="rp-initiated-logout"),
     path("idp/register", views.ClientRegistrationView.as_view(), name="dcr-register"),
     path("idp/register/<str:client_id>", views.ClientConfigurationView.as_view(), name="dcr-register-management"),
     path(

@@ -21,18 +21,22 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot
 from oauth2_provider.compat import login_not_required
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.scopes import get_scopes_backend
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.bearer import bearer_verify
-from idp.models import Application, AuditEvent
-from idp.oauth2_server import GRANT_TYPES, RESPONSE_TYPES
+from idp.cimd import cimd_refusal
+from idp.client_assertions import assertion_issuer, signing_algorithms
+from idp.client_metadata import ClientMetadata, ClientMetadataError, client_metadata_accept
+from idp.models import Application, AuditEvent, ClientKeys
 from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 from idp.resources import refuse_unserved_resources
-from idp.services import audit_record
+from idp.services import audit_record, client_keys_record
 from idp.validators import validate_redirect_uri
 
 
@@ -125,6 +129,11 @@ class ConsentView(dot.AuthorizationView):
         # DOT renders errors straight from error_response(), without get_context_data.
         if isinstance(context.get("error"), OAuth2Error):
             context["error_kind"] = _error_kind(context["error"])
+            if context["error_kind"] == "client":
+                # A metadata document we refused: say why, in the sentence the log has.
+                client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id")
+                context["client_refusal"] = (cimd_refusal(client_id) or "").rstrip(".")
+                context["client_id_host"] = urlsplit(client_id or "").hostname
         response = super().render_to_response(context, **response_kwargs)
         add_never_cache_headers(response)
         return response
@@ -241,6 +250,11 @@ def _build_provider_metadata(request: HttpRequest) -> bytes:
     data["claims_supported"] = sorted(data["claims_supported"])
     # Introspection is for confidential clients and resource servers only.
     data["introspection_endpoint_auth_methods_supported"] = ["client_secret_basic", "client_secret_post"]
+    if settings.IDP_PRIVATE_KEY_JWT:
+        # RFC 8414 §2: private_key_jwt at each endpoint that authenticates clients, and its algorithms.
+        for endpoint in ("token", "revocation", "introspection"):
+            data[f"{endpoint}_endpoint_auth_methods_supported"].append("private_key_jwt")
+            data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(signing_algorithms())
     data["request_parameter_supported"] = False
     data["claims_parameter_supported"] = False
     return json.dumps(data).encode()
@@ -261,7 +275,6 @@ class ProviderMetadataView(View):
         if body is None:
             body = _provider_metadata["document"] = _build_provider_metadata(request)
         response = HttpResponse(body, content_type="application/json")
-        response["Access-Control-Allow-Origin"] = "*"
         response["Cache-Control"] = "public, max-age=3600"
         return response
 
@@ -285,7 +298,8 @@ class UserInfoView(dot.UserInfoView):
 
 
 def _request_client_id(request: HttpRequest) -> str | None:
-    """The client_id a request authenticated with: HTTP Basic or the form body."""
+    """The client_id a request authenticated with: HTTP Basic, the form body, or
+    the issuer of its client assertion (RFC 7521 §4.2, which makes client_id optional)."""
     header = request.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:
@@ -293,7 +307,7 @@ def _request_client_id(request: HttpRequest) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return unquote(decoded.partition(":")[0])
-    return request.POST.get("client_id")
+    return request.POST.get("client_id") or assertion_issuer(request.POST.get("client_assertion"))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -319,7 +333,11 @@ class IntrospectView(dot.IntrospectTokenView):
             if waits:
                 wait = max(waits)
                 return too_many_requests(wait, f"Too many introspection requests; retry in {wait} s.")
-        if request.method == "POST" and not request.headers.get("Authorization") and not request.POST.get("client_id"):
+        if request.method == "POST" and not (
+            request.headers.get("Authorization")
+            or request.POST.get("client_id")
+            or request.POST.get("client_assertion")
+        ):
             return _invalid_client()
         response = super().dispatch(request, *args, **kwargs)
         if response.status_code == HTTPStatus.FORBIDDEN:
@@ -366,10 +384,6 @@ def _invalid_client() -> JsonResponse:
 REGISTRATION_RATE_LIMIT = RateLimit.parse("registration", settings.IDP_REGISTRATION_RATE_LIMIT)
 
 
-def _is_string_list(value) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
 def _registration_error(error: str, description: str) -> JsonResponse:
     return JsonResponse(
         {"error": error, "error_description": description},
@@ -378,12 +392,18 @@ def _registration_error(error: str, description: str) -> JsonResponse:
     )
 
 
-def _refused_metadata(body: bytes) -> JsonResponse | None:
-    """RFC 7591 §3.2.2: `invalid_redirect_uri` for a redirect URI we do not
-    accept (idp.validators), `invalid_client_metadata` for a grant or response
-    type we do not support. Other problems are left to DOT's view."""
+def _accept_registration(request: HttpRequest) -> JsonResponse | ClientMetadata | None:
+    """RFC 7591 §2 and §3.2.2: the registration request as we accept it.
+
+    Returns the error response for metadata we cannot serve
+    (`invalid_redirect_uri` for a redirect URI idp.validators refuses,
+    `invalid_client_metadata` otherwise), or the accepted metadata, narrowed
+    to what we serve (idp.client_metadata); DOT's view, which registers the
+    app, is then handed the narrowed request. None when the body is not a
+    JSON object: DOT's view answers that.
+    """
     try:
-        metadata = json.loads(body)
+        metadata = json.loads(request.body)
     except ValueError:
         return None
     if not isinstance(metadata, dict):
@@ -397,15 +417,37 @@ def _refused_metadata(body: bytes) -> JsonResponse | None:
                 validate_redirect_uri(uri)
             except ValidationError as error:
                 return _registration_error("invalid_redirect_uri", " ".join(error.messages))
-    grant_types = metadata.get("grant_types", ["authorization_code"])
-    if not _is_string_list(grant_types) or "authorization_code" not in grant_types or set(grant_types) - GRANT_TYPES:
-        return _registration_error(
-            "invalid_client_metadata", "grant_types must be authorization_code, optionally with refresh_token."
-        )
-    response_types = metadata.get("response_types", ["code"])
-    if not _is_string_list(response_types) or not response_types or set(response_types) - RESPONSE_TYPES:
-        return _registration_error("invalid_client_metadata", 'response_types must be ["code"].')
-    return None
+    try:
+        accepted = client_metadata_accept(metadata, metadata_document=False)
+    except ClientMetadataError as error:
+        return _registration_error(error.error, error.description)
+    # DOT's view knows secrets and `none`; a client with keys is, to DOT, a
+    # client without a secret, and its keys are recorded beside it.
+    narrowed = {
+        **metadata,
+        "grant_types": accepted.grant_types,
+        "response_types": accepted.response_types,
+        "token_endpoint_auth_method": "none" if accepted.uses_keys else accepted.token_endpoint_auth_method,
+    }
+    # The only way to hand DOT's view other metadata than the client sent:
+    # HttpRequest.body reads `_body` once it is set (it is how Django caches it).
+    request._body = json.dumps(narrowed).encode()
+    return accepted
+
+
+def _registered(data: dict, accepted: ClientMetadata) -> dict:
+    """RFC 7591 §3.2.1: the response says what was registered, which may differ from the request."""
+    client_keys_record(client_id=data["client_id"], metadata=accepted)
+    data["grant_types"] = accepted.grant_types
+    data["response_types"] = accepted.response_types
+    data["token_endpoint_auth_method"] = accepted.token_endpoint_auth_method
+    if accepted.jwks_uri:
+        data["jwks_uri"] = accepted.jwks_uri
+    if accepted.jwks is not None:
+        data["jwks"] = accepted.jwks
+    if accepted.signing_alg:
+        data["token_endpoint_auth_signing_alg"] = accepted.signing_alg
+    return data
 
 
 class ClientRegistrationView(dot.DynamicClientRegistrationView):
@@ -416,7 +458,8 @@ class ClientRegistrationView(dot.DynamicClientRegistrationView):
     registered app always requires PKCE, is never first party (people are
     always asked to consent) and is marked as registered dynamically: DOT sets
     only the name, redirect URIs, grant type and client type, and leaves the
-    rest to the model's defaults.
+    rest to the model's defaults. What the client asks for is narrowed to
+    what we serve (RFC 7591 §2) rather than refused.
     """
 
     def post(self, request, *args, **kwargs):
@@ -425,9 +468,12 @@ class ClientRegistrationView(dot.DynamicClientRegistrationView):
             return too_many_requests(
                 retry_after, f"Too many registrations from your address; retry in {retry_after} s."
             )
-        response = _refused_metadata(request.body) or super().post(request, *args, **kwargs)
+        accepted = _accept_registration(request)
+        response = accepted if isinstance(accepted, JsonResponse) else super().post(request, *args, **kwargs)
         if response.status_code == HTTPStatus.CREATED:
             data = json.loads(response.content)
+            if isinstance(accepted, ClientMetadata):
+                data = _registered(data, accepted)
             # RFC 7591 §3.2.1: client_secret_expires_at is required with a secret; 0 is "never".
             data["client_id_issued_at"] = int(time.time())
             if "client_secret" in data:
@@ -447,8 +493,12 @@ class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
     """RFC 7592 §2: read, update or delete a registration with its registration access token."""
 
     def put(self, request, *args, **kwargs):
-        response = _refused_metadata(request.body) or super().put(request, *args, **kwargs)
+        accepted = _accept_registration(request)
+        response = accepted if isinstance(accepted, JsonResponse) else super().put(request, *args, **kwargs)
         if response.status_code == HTTPStatus.OK:
+            if isinstance(accepted, ClientMetadata):
+                data = _registered(json.loads(response.content), accepted)
+                response = JsonResponse(data, status=HTTPStatus.OK)
             audit_record(
                 kind=AuditEvent.Kind.APP_CHANGED,
                 application=Application.objects.filter(client_id=kwargs.get("client_id")).first(),
@@ -457,9 +507,57 @@ class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
             )
         return response
 
+    def get(self, request, *args, **kwargs):
+        """RFC 7592 §2.1: the registration as it is, keys included (DOT knows only secrets and none)."""
+        response = super().get(request, *args, **kwargs)
+        keys = ClientKeys.objects.filter(client_id=kwargs.get("client_id")).first()
+        if response.status_code == HTTPStatus.OK and keys is not None:
+            data = json.loads(response.content)
+            data["token_endpoint_auth_method"] = keys.token_endpoint_auth_method
+            data.update({"jwks_uri": keys.jwks_uri} if keys.jwks_uri else {"jwks": keys.jwks})
+            if keys.signing_alg:
+                data["token_endpoint_auth_signing_alg"] = keys.signing_alg
+            response = JsonResponse(data, status=HTTPStatus.OK)
+        return response
+
     def dispatch(self, request, *args, **kwargs):
         response = super().dispatch(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+class LogoutView(dot.RPInitiatedLogoutView):
+    """OpenID Connect RP-Initiated Logout 1.0 §2, at /idp/logout.
+
+    A relying party that keeps no ID token names itself with `client_id`
+    (panva's openid-client always sends it); DOT looks that app up without
+    handling a missing one, so an app since deleted or pruned was a 500. It
+    is `invalid_request` on our page (400). The tokens a logout deletes are
+    recorded in the audit log.
+    """
+
+    def get_request_application(self, id_token, client_id):
+        try:
+            return super().get_request_application(id_token, client_id)
+        except Application.DoesNotExist:
+            raise InvalidOIDCClientError("The app that sent you here is not registered with Taskgate.") from None
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        user = token_user or self.request.user
+        count = 0
+        if oauth2_settings.OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS and user.is_authenticated:
+            count = get_access_token_model().objects.filter(user=user).count()
+        response = super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        if count:
+            audit_record(
+                kind=AuditEvent.Kind.TOKEN_REVOKED,
+                user=user,
+                application=application,
+                request=self.request,
+                count=count,
+                everyone=True,
+                reason="The person logged out (OpenID Connect RP-Initiated Logout).",
+            )
         return response
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,23 +16,28 @@ class MetadataDocumentServer:
 
     def __init__(self) -> None:
         self.documents: dict[str, dict] = {}
+        self.delays: dict[str, float] = {}  # seconds to wait before answering, by path
         self.fetches: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 server.fetches.append(self.path)
+                time.sleep(server.delays.get(self.path, 0))
                 document = server.documents.get(self.path)
                 if document is None:
                     self.send_error(HTTPStatus.NOT_FOUND)
                     return
-                body = json.dumps(document).encode()
-                self.send_response(HTTPStatus.OK)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "max-age=600")
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    body = json.dumps(document).encode()
+                    self.send_response(HTTPStatus.OK)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Cache-Control", "max-age=600")
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the provider gave up waiting (a test of its time limit)
 
             def log_message(self, *args):
                 pass
@@ -48,6 +54,11 @@ class MetadataDocumentServer:
         client_id = self.url(path)
         self.documents[path] = {"client_id": client_id, **metadata}
         return client_id
+
+    def serve(self, path: str, document: dict) -> str:
+        """Serve any JSON object (a JWKS, say) at `path`; returns its URL."""
+        self.documents[path] = document
+        return self.url(path)
 
     def __enter__(self) -> MetadataDocumentServer:
         self.thread.start()

@@ -128,3 +128,40 @@ def test_postgresql_gets_a_connection_pool_per_worker_sized_by_its_variables(key
     assert default.stdout.strip() == "{'min_size': 2, 'max_size': 10, 'timeout': 20}", default.stderr
     assert sized.stdout.strip() == "{'min_size': 2, 'max_size': 4, 'timeout': 20}", sized.stderr
     assert off.stdout.strip() == "None", off.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "sentence"),
+    [
+        ({"SITE_URL": "https://tasks.example.com"}, "Set DJANGO_SECRET_KEY"),
+        ({"SITE_URL": "https://tasks.example.com", "DJANGO_SECRET_KEY": "x" * 50}, "OIDC_RSA_PRIVATE_KEY"),
+        ({"DJANGO_DEBUG": "1", "SITE_URL": "tasks.example.com"}, "SITE_URL must be an origin"),
+        ({"DJANGO_DEBUG": "1", "IDP_REFRESH_RETRY_SECONDS": "five"}, "IDP_REFRESH_RETRY_SECONDS must be a whole"),
+    ],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["check"], ["shell", "-c", "print(1)"]])
+def test_a_refused_setting_is_one_sentence_on_stderr_for_any_command_with_no_traceback(command, env, sentence):
+    result = manage(*command, **env)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("Taskgate cannot start:")
+    assert sentence in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_asgi_server_stops_with_the_sentence_and_no_traceback():
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "OIDC_", "SITE"))}
+    environment.update({"DJANGO_ENV_FILE": "", "SITE_URL": "https://tasks.example.com"})
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", "0"],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "Taskgate cannot start: Set DJANGO_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

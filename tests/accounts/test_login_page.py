@@ -83,3 +83,20 @@ def test_upstream_only_leaves_no_backend_that_accepts_a_password(rf, user, passw
     upstream_settings.AUTHENTICATION_BACKENDS = ["accounts.upstream.UpstreamOIDCBackend"]
 
     assert authenticate(rf.post("/"), username=user.email, password=password) is None
+
+
+def test_with_upstream_login_only_the_admin_login_sends_staff_to_the_upstream(client, upstream_settings):
+    upstream_settings.UPSTREAM_OIDC_ONLY = True
+
+    response = client.get("/admin/login/", {"next": "/admin/idp/application/"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == "/accounts/upstream/login/?next=%2Fadmin%2Fidp%2Fapplication%2F"
+    assert "password" not in response.content.decode().lower()
+
+
+def test_with_password_login_the_admin_login_is_the_admins_own(client, db):
+    response = client.get("/admin/login/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert 'name="password"' in response.content.decode()

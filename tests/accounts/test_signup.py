@@ -221,3 +221,18 @@ def test_a_failing_mail_server_does_not_break_sign_up(client, settings, django_c
     assert response.status_code == HTTPStatus.FOUND
     assert User.objects.exists()
     assert "Could not send the verification email" in caplog.text
+
+
+def test_sign_ups_are_limited_per_address_with_a_429_page_and_retry_after(client, settings):
+    """RFC 6585 §4: "429 Too Many Requests"; Retry-After says how long to wait. Nothing is created over it."""
+    settings.SIGNUP_RATE_LIMIT = "2/h"
+    for number in range(2):
+        client.post("/accounts/signup/", signup_form(email=f"person{number}@example.com"))
+        client.logout()
+
+    response = client.post("/accounts/signup/", signup_form(email="one-too-many@example.com"))
+
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert "Too many sign-ups from your address" in response.text
+    assert not User.objects.filter(email="one-too-many@example.com").exists()

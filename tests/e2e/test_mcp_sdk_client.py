@@ -8,73 +8,27 @@ pages with PKCE and `resource`, gets tokens, uses the tools and refreshes.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
-import anyio
 import httpx2
 import pytest
-import requests
 from django.utils import timezone
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
 from oauth2_provider.models import get_access_token_model
 
 from idp.models import Application
 from tasks.models import Task
 from tests.live import LiveServer
+from tests.mcp_sdk import MemoryStorage, Person, run
 from tests.metadata_documents import MetadataDocumentServer
-from tests.people import answer_consent, log_in
 
 pytestmark = pytest.mark.live
 
 CALLBACK = "http://127.0.0.1:33418/callback"  # loopback, never served: the code is read from the redirect
 TOOLS = {"list_tasks", "get_task", "create_task", "update_task", "complete_task", "delete_task"}
-
-
-class MemoryStorage:
-    """The SDK's TokenStorage, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
-class Person:
-    """The browser part: logs in and allows the app, then hands the redirect's parameters to the SDK."""
-
-    def __init__(self, base_url: str, email: str, password: str) -> None:
-        self.base_url, self.email, self.password = base_url, email, password
-        self.browser = requests.Session()
-        self.authorization_urls: list[str] = []
-        self.callback: dict[str, str] = {}
-
-    def _authorize(self, url: str) -> None:
-        self.authorization_urls.append(url)
-        log_in(self.browser, self.base_url, self.email, self.password)
-        self.callback = answer_consent(self.browser, url)
-
-    async def redirect_handler(self, url: str) -> None:
-        await anyio.to_thread.run_sync(self._authorize, url)
-
-    async def callback_handler(self) -> AuthorizationCodeResult:
-        return AuthorizationCodeResult(
-            code=self.callback["code"], state=self.callback.get("state"), iss=self.callback.get("iss")
-        )
 
 
 def oauth(server: LiveServer, person: Person, storage: MemoryStorage, **kwargs) -> OAuthClientProvider:
@@ -133,12 +87,6 @@ def check_the_refresh(server: LiveServer, provider: OAuthClientProvider, storage
     assert not listed.is_error, listed.content
     assert storage.tokens.access_token != first.access_token
     assert storage.tokens.refresh_token != first.refresh_token, "refresh tokens rotate"
-
-
-def run(function, *args):
-    """anyio.run in a thread of its own: Playwright's sync API may hold this thread's event loop."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(anyio.run, function, *args).result()
 
 
 def authorization_params(url: str) -> dict[str, str]:

@@ -98,3 +98,27 @@ def test_disabling_an_app_stops_its_authorizations(admin_client, application):
     admin_client.post("/admin/idp/application/", {"action": "disable", "_selected_action": [application.pk]})
 
     assert Application.objects.get(pk=application.pk).is_enabled is False
+
+
+def test_an_app_deleted_by_an_admin_is_in_the_audit_log_with_its_name(admin_client, application):
+    from idp.models import AuditEvent
+
+    response = admin_client.post(f"/admin/idp/application/{application.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert not Application.objects.filter(pk=application.pk).exists()
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.APP_DELETED)
+    assert event.application_label.startswith(application.name)
+    assert event.user.is_staff
+
+
+def test_apps_deleted_from_the_list_are_each_in_the_audit_log(admin_client, application, public_application):
+    from idp.models import AuditEvent
+
+    response = admin_client.post(
+        "/admin/idp/application/",
+        {"action": "delete_selected", "_selected_action": [application.pk, public_application.pk], "post": "yes"},
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.APP_DELETED).count() == 2

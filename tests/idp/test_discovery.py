@@ -22,9 +22,17 @@ EXPECTED = {
     "grant_types_supported": ["authorization_code", "refresh_token"],
     "scopes_supported": ["openid", "profile", "email", "tasks:read", "tasks:write"],
     "code_challenge_methods_supported": ["S256"],
-    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-    "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-    "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"],
+    "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+    "revocation_endpoint_auth_methods_supported": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "private_key_jwt",
+    ],
+    "revocation_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+    "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+    "introspection_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
     "authorization_response_iss_parameter_supported": True,
     "client_id_metadata_document_supported": True,
     "subject_types_supported": ["public"],
@@ -42,6 +50,16 @@ def test_discovery_documents_are_pinned_whole(client, path):
 
     assert response.status_code == HTTPStatus.OK
     assert response.json() == EXPECTED
+
+
+def test_private_key_jwt_is_advertised_only_while_it_is_served(client, settings):
+    """RFC 8414 §2: a method is listed only when the endpoint accepts it; off, no algorithms are listed either."""
+    settings.IDP_PRIVATE_KEY_JWT = False
+
+    document = client.get("/.well-known/oauth-authorization-server").json()
+
+    assert document["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    assert not [name for name in document if name.endswith("_auth_signing_alg_values_supported")]
 
 
 def test_both_discovery_documents_agree_on_issuer_and_endpoints(client):

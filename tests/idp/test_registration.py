@@ -118,10 +118,13 @@ def test_a_redirect_uri_that_is_not_a_string_is_refused_with_invalid_redirect_ur
     "changes",
     [
         {"grant_types": ["client_credentials"]},
-        {"grant_types": ["authorization_code", "implicit"]},
+        {"grant_types": ["refresh_token"]},
         {"grant_types": "authorization_code"},
         {"response_types": ["token"]},
+        {"token_endpoint_auth_method": "tls_client_auth"},
         {"token_endpoint_auth_method": "private_key_jwt"},
+        {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://keys.example.com/jwks.json"},
+        {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
         {"redirect_uris": []},
         {"client_name": "x" * 300},
     ],
@@ -259,3 +262,81 @@ def test_a_registered_app_cannot_skip_pkce(logged_in_client):
 
     assert redirect_params(response)["error"] == "invalid_request"
     assert redirect_params(response)["error_description"] == "Code challenge required."
+
+
+def test_grant_and_response_types_we_do_not_serve_are_narrowed_and_the_answer_says_what_was_registered(client):
+    """RFC 7591 §2: the server may replace requested values; §3.2.1: the response holds what was registered."""
+    response = register(
+        client,
+        public_metadata(
+            grant_types=["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+            response_types=["code", "code id_token"],
+        ),
+    )
+
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    data = response.json()
+    assert data["grant_types"] == ["authorization_code", "refresh_token"]
+    assert data["response_types"] == ["code"]
+    assert data["token_endpoint_auth_method"] == "none"
+
+
+def test_an_authentication_method_we_do_not_serve_falls_back_to_one_the_client_offers(client):
+    response = register(
+        client,
+        public_metadata(
+            token_endpoint_auth_method="tls_client_auth",
+            token_endpoint_auth_methods_supported=["tls_client_auth", "client_secret_post"],
+        ),
+    )
+
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    assert response.json()["token_endpoint_auth_method"] == "client_secret_post"
+    assert response.json()["client_secret"]
+
+
+def test_a_client_with_keys_registers_without_a_secret_and_the_answer_names_its_keys(client):
+    response = register(
+        client,
+        public_metadata(
+            token_endpoint_auth_method="private_key_jwt",
+            jwks_uri="https://client.example.com/jwks.json",
+            token_endpoint_auth_signing_alg="ES256",
+        ),
+    )
+
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    data = response.json()
+    assert data["token_endpoint_auth_method"] == "private_key_jwt"
+    assert data["jwks_uri"] == "https://client.example.com/jwks.json"
+    assert data["token_endpoint_auth_signing_alg"] == "ES256"
+    assert "client_secret" not in data
+
+
+def test_the_sdk_default_of_no_authentication_method_registers_a_confidential_client(client):
+    """RFC 7591 §2: an omitted token_endpoint_auth_method means client_secret_basic."""
+    metadata = public_metadata()
+    del metadata["token_endpoint_auth_method"]
+
+    response = register(client, metadata)
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert response.json()["token_endpoint_auth_method"] == "client_secret_basic"
+    assert response.json()["client_secret"]
+
+
+def test_reading_a_registration_with_keys_names_its_keys(client):
+    """RFC 7592 §2.1: the client read request returns the registration as it is."""
+    registered = register(
+        client,
+        public_metadata(token_endpoint_auth_method="private_key_jwt", jwks_uri="https://client.example.com/jwks.json"),
+    ).json()
+
+    response = client.get(
+        registered["registration_client_uri"].removeprefix("http://testserver"),
+        headers={"Authorization": f"Bearer {registered['registration_access_token']}"},
+    )
+
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["token_endpoint_auth_method"] == "private_key_jwt"
+    assert response.json()["jwks_uri"] == "https://client.example.com/jwks.json"

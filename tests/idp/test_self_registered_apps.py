@@ -109,6 +109,21 @@ def test_pruning_deletes_self_registered_apps_unused_for_the_given_days_with_the
     assert not get_access_token_model().objects.exists()
 
 
+def test_each_pruned_app_is_an_event_in_the_audit_log():
+    from idp.models import AuditEvent
+
+    stale = ApplicationFactory(registration_source=DCR, name="Old MCP client")
+    other = ApplicationFactory(registration_source=DCR, name="Older MCP client")
+    Application.objects.filter(pk__in=[stale.pk, other.pk]).update(created=days_ago(100))
+
+    call_command("prune_self_registered_apps", "--unused-days", "30", stdout=io.StringIO())
+
+    events = AuditEvent.objects.filter(kind=AuditEvent.Kind.APP_DELETED)
+    labels = sorted(events.values_list("application_label", flat=True))
+    assert [label.split(" (")[0] for label in labels] == ["Old MCP client", "Older MCP client"]
+    assert all("unused for 30 days" in event.details["reason"] for event in events)
+
+
 @pytest.mark.parametrize("days", ["0", "-3"])
 def test_pruning_refuses_fewer_than_one_day_and_deletes_nothing(days):
     app = ApplicationFactory(registration_source=DCR)

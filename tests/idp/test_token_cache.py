@@ -236,7 +236,7 @@ def test_the_consents_last_used_is_written_at_most_once_a_minute_per_process_wit
         consent_mark_used(user_id=user.pk, application_id=application.pk)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's triggers and notices (idp 0007)")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's triggers and notices (idp 0008)")
 def test_the_triggers_name_what_changed_and_stay_quiet_for_last_used_times(transactional_db, user, application):
     import psycopg
 

@@ -92,7 +92,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("idp", "0006_client_keys"),
+        ("idp", "0007_audit_app_deleted_email_changed"),
         ("oauth2_provider", "0022_refreshtoken_token_family_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,0 +1,63 @@
+"""CORS for MCP clients that run in a browser: the public endpoints only, never with credentials."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+ORIGIN = "http://127.0.0.1:6274"  # MCP Inspector's origin
+
+PUBLIC = [
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/idp/jwks",
+    "/idp/register",
+    "/idp/token",
+    "/idp/revoke",
+]
+SAME_ORIGIN_ONLY = ["/accounts/login/", "/idp", "/account", "/admin/", "/api/tasks", "/idp/introspect"]
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+def test_a_browser_client_may_call_the_public_endpoints_from_any_origin_without_credentials(client, path):
+    """Fetch standard (CORS protocol): a preflight names what may be sent; no Allow-Credentials, so no cookies."""
+    preflight = client.options(
+        path,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version",
+        },
+    )
+
+    assert preflight.status_code == HTTPStatus.OK
+    assert preflight["Access-Control-Allow-Origin"] == "*"
+    allowed = preflight["Access-Control-Allow-Headers"].lower()
+    assert {"authorization", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id"} <= {
+        name.strip() for name in allowed.split(",")
+    }
+    assert "POST" in preflight["Access-Control-Allow-Methods"]
+    assert "Access-Control-Allow-Credentials" not in preflight
+
+
+def test_actual_responses_carry_the_origin_header_and_expose_the_challenge(client):
+    response = client.get("/.well-known/oauth-authorization-server", headers={"Origin": ORIGIN})
+
+    assert response["Access-Control-Allow-Origin"] == "*"
+    exposed = {name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"www-authenticate", "mcp-session-id", "mcp-protocol-version"} <= exposed
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+@pytest.mark.parametrize("path", SAME_ORIGIN_ONLY)
+def test_what_uses_the_session_cookie_gets_no_cors_headers(client, path):
+    response = client.get(path, headers={"Origin": ORIGIN})
+    preflight = client.options(path, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Origin" not in preflight
