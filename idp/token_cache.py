@@ -53,11 +53,17 @@ MAX_ENTRIES = 100_000
 
 
 class VerifiedTokenCache:
-    """Answers by token checksum, served only while `live`; every change bumps `sequence`."""
+    """Answers by token checksum, served only while `live`; every change bumps `sequence`.
+
+    Entries are indexed by token, person and app, so that a notice (one per
+    refresh, under load) costs a few dictionary operations, not a scan.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[Grant, float]] = {}
+        # notice kind ("t", "u", "a") -> id -> the keys of the entries with that id
+        self._index: dict[str, dict[int, set[str]]] = {"t": {}, "u": {}, "a": {}}
         self._sequence = 0
         self._live = False
         self._heard_until = 0.0
@@ -75,7 +81,7 @@ class VerifiedTokenCache:
         grant, stale_at = entry
         if time.monotonic() >= stale_at:
             with self._lock:
-                self._entries.pop(key, None)
+                self._drop(key)
             return None
         return grant
 
@@ -90,13 +96,16 @@ class VerifiedTokenCache:
                 return False
             if len(self._entries) >= MAX_ENTRIES and key not in self._entries:
                 return False
+            self._drop(key)
             self._entries[key] = (grant, time.monotonic() + lifetime)
+            for kind, value in _ids(grant):
+                self._index[kind].setdefault(value, set()).add(key)
             return True
 
     def go_live(self, *, heard_for: float = 3 * HEARTBEAT_SECONDS) -> None:
         """Called once the LISTEN is in place: what was kept before may have missed notices."""
         with self._lock:
-            self._entries.clear()
+            self._clear()
             self._sequence += 1
             self._live = True
             self._heard_until = time.monotonic() + heard_for
@@ -108,7 +117,7 @@ class VerifiedTokenCache:
     def go_dark(self) -> None:
         with self._lock:
             self._live = False
-            self._entries.clear()
+            self._clear()
             self._sequence += 1
 
     def forget(self, notice: str) -> None:
@@ -121,21 +130,37 @@ class VerifiedTokenCache:
             wanted = {int(value) for value in ids.split(",") if value}
         except ValueError:
             kind = "*"
-        field = {"t": "token_id", "u": "user_id", "a": "application_id"}.get(kind)
         with self._lock:
             self._sequence += 1
-            if field is None:
-                self._entries.clear()
+            if kind not in self._index:
+                self._clear()
                 return
-            for key in [key for key, (grant, _) in self._entries.items() if _field(grant, field) in wanted]:
-                del self._entries[key]
+            for value in wanted:
+                for key in list(self._index[kind].get(value, ())):
+                    self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        for kind, value in _ids(entry[0]):
+            keys = self._index[kind].get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._index[kind][value]
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        for index in self._index.values():
+            index.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
 
 
-def _field(grant: Grant, name: str) -> int:
-    return grant.user.pk if name == "user_id" else getattr(grant, name)
+def _ids(grant: Grant) -> tuple[tuple[str, int], ...]:
+    return (("t", grant.token_id), ("u", grant.user.pk), ("a", grant.application_id))
 
 
 cache = VerifiedTokenCache()
