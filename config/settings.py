@@ -428,6 +428,13 @@ IDP_INTROSPECTION_RATE_LIMIT = _rate("IDP_INTROSPECTION_RATE_LIMIT", "600/m")
 # the same way whatever this is. 0: every reuse after a rotation revokes the family.
 IDP_REFRESH_RETRY_SECONDS = _int("IDP_REFRESH_RETRY_SECONDS", 5)
 
+# Seconds a server process keeps the answer for an access token it checked
+# (idp.token_cache), so that a token used again costs no database round trip.
+# Any event that ends a token drops it at once on every process (PostgreSQL
+# notices); this only bounds how long an answer lives without being used
+# again. On PostgreSQL only; 0 turns the cache off.
+IDP_TOKEN_CACHE_SECONDS = _int("IDP_TOKEN_CACHE_SECONDS", 30)
+
 # --- Resources a token may be issued for (RFC 8707) ---------------------------
 # A token names at most one of these as its audience (`resource`); one without
 # any is for the REST API only, and is refused at /mcp.

@@ -26,6 +26,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from idp.bearer import bearer_verify
 from idp.client_assertions import ASSERTION_TYPE, ClientAssertionError, assertion_issuer, client_assertion_verify
 from idp.models import Application, AuditEvent, ClientKeys, RedeemedCode
 from idp.resources import refuse_unserved_resources
@@ -446,12 +447,24 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         return valid
 
     def validate_bearer_token(self, token, scopes, request):
-        """A token used at one of our resources (the APIs, userinfo) counts as the app's last use."""
-        valid = super().validate_bearer_token(token, scopes, request)
-        access_token = getattr(request, "access_token", None) if valid else None
-        if access_token is not None and access_token.user_id and access_token.application_id:
-            consent_mark_used(user_id=access_token.user_id, application_id=access_token.application_id)
-        return valid
+        """RFC 6750 at the provider's own resources (userinfo): idp.bearer's rule, for the URL
+        the token is used at, as the API and /mcp apply it. A token used counts as the app's last use."""
+        if not token:
+            return False
+        resource = settings.SITE_URL + urlsplit(getattr(request, "uri", None) or "").path
+        verdict = bearer_verify(raw_token=token, resource=resource)
+        grant = verdict.grant
+        if grant is None or not grant.allow_scopes(scopes or []):
+            request.oauth2_error = {
+                "error": "invalid_token",
+                "error_description": verdict.problem or "The access token lacks a scope this needs.",
+            }
+            return False
+        request.user = grant.user
+        request.scopes = sorted(grant.scopes)
+        request.access_token = grant
+        consent_mark_used(user_id=grant.user.pk, application_id=grant.application_id)
+        return True
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         """RFC 6749 §6 and RFC 9700 §4.14.2: a refresh token is used once, and a reuse after its
