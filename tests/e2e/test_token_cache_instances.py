@@ -202,6 +202,36 @@ def test_refresh_token_reuse_at_one_instance_ends_the_familys_access_token_at_th
     assert refused_within(second, raw, VISIBLE_WITHIN), second.log_tail()
 
 
+def test_a_refresh_at_one_instance_ends_the_access_token_it_replaces_at_the_other(
+    instances, transactional_db, user, application
+):
+    """RFC 6749 §6: the new access token replaces the one issued with the refresh token. The
+    rotation gives the new value the old one's row (TaskgateOAuth2Validator._save_bearer_token),
+    an UPDATE that the cache's notices cover as a deletion."""
+    from oauth2_provider.models import get_refresh_token_model, set_token_value
+
+    first, second = instances
+    raw, access = issue_access_token(user=user, application=application, scope="tasks:read")
+    presented = secrets.token_urlsafe(30)
+    refresh = get_refresh_token_model()(
+        user=user, application=application, access_token=access, token_family=uuid.uuid4()
+    )
+    set_token_value(refresh, presented)
+    refresh.save()
+    warm(instances, raw)
+
+    rotated = requests.post(
+        f"{first.url}/idp/token",
+        {"grant_type": "refresh_token", "refresh_token": presented},
+        auth=auth(application),
+        timeout=10,
+    )
+
+    assert rotated.status_code == HTTPStatus.OK, rotated.text
+    assert refused_within(second, raw, VISIBLE_WITHIN), second.log_tail()
+    assert api_status(second, rotated.json()["access_token"]) == HTTPStatus.OK
+
+
 def test_an_authorization_code_replayed_at_one_instance_ends_its_tokens_at_the_other(
     instances, transactional_db, user, application
 ):
