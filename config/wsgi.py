@@ -18,8 +18,13 @@ django_application = get_wsgi_application()
 from django.conf import settings  # noqa: E402
 
 from config.bridge import AsgiBridge  # noqa: E402
+from idp import token_cache  # noqa: E402
 from tasks.mcp import http_app  # noqa: E402
 from tasks.mcp_auth import MAX_BODY  # noqa: E402
+
+# Each server process listens for the end of tokens (idp.token_cache), once:
+# granian loads this module in each worker.
+token_cache.listen()
 
 _mcp_app, _mcp_lifespan = http_app()
 MCP_PATHS = {settings.MCP_PATH, settings.MCP_PATH + "/"}

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
@@ -83,23 +84,15 @@ class TaskApiView(APIView):
     # No OPTIONS answers: nothing in a browser calls this API across origins.
     metadata_class = None
 
-    @classmethod
-    def as_view(cls, **initkwargs):
-        # A read makes one query (the tasks) after the token check, and a
-        # transaction around it would add a BEGIN and a COMMIT, two more round
-        # trips, for nothing: one statement reads a consistent snapshot on its
-        # own. So the views are exempt from ATOMIC_REQUESTS, and `dispatch`
-        # opens the transaction for the methods that write.
-        return transaction.non_atomic_requests(super().as_view(**initkwargs))
-
+    @method_decorator(transaction.non_atomic_requests)
     def dispatch(self, request, *args, **kwargs):
+        """A write runs in one transaction, as ATOMIC_REQUESTS would run it (DRF's exception
+        handler rolls it back on an error). A read needs none: its one query sees one
+        snapshot anyway, and a transaction would cost a BEGIN and a COMMIT on every GET.
+        Within a caller's transaction, a read too gets a savepoint of its own, which DRF's
+        exception handler then rolls back instead of the caller's."""
         if request.method in SAFE_METHODS and not transaction.get_connection().in_atomic_block:
             return super().dispatch(request, *args, **kwargs)
-        # As ATOMIC_REQUESTS would: a write and its checks commit together, and
-        # an error answer rolls back (DRF's exception handling marks the
-        # rollback on the innermost atomic block). A read called inside a
-        # transaction of its caller's (Django's test client in a test's) gets
-        # a savepoint, so that its error answer does not doom that transaction.
         with transaction.atomic():
             return super().dispatch(request, *args, **kwargs)
 
