@@ -7,6 +7,9 @@ which a WSGI server can carry. The server runs Django's views in its own
 threads, with no ASGI-to-WSGI hand-off per request (benchmarks/README.md).
 """
 
+import os
+import threading
+
 from django.core.wsgi import get_wsgi_application
 
 from config.startup import settings_load_or_exit
@@ -22,16 +25,28 @@ from idp import token_cache  # noqa: E402
 from tasks.mcp import http_app  # noqa: E402
 from tasks.mcp_auth import MAX_BODY  # noqa: E402
 
-# Each server process listens for the end of tokens (idp.token_cache), once:
-# granian loads this module in each worker.
-token_cache.listen()
-
 _mcp_app, _mcp_lifespan = http_app()
 MCP_PATHS = {settings.MCP_PATH, settings.MCP_PATH + "/"}
 mcp_application = AsgiBridge(_mcp_app, lifespan=_mcp_lifespan, max_body=MAX_BODY)
 
 
+_listening_in: int | None = None
+_listening_lock = threading.Lock()
+
+
+def _listen_once_per_process() -> None:
+    """Each server process listens for the end of tokens (idp.token_cache), from its first request
+    (config.asgi does it at its lifespan's start; a WSGI server has no such event)."""
+    global _listening_in
+    with _listening_lock:
+        if _listening_in != os.getpid():
+            _listening_in = os.getpid()
+            token_cache.listen()
+
+
 def application(environ, start_response):
+    if _listening_in != os.getpid():
+        _listen_once_per_process()
     if environ.get("PATH_INFO") in MCP_PATHS:
         # One path for the MCP app's router, which would redirect /mcp/ to /mcp.
         environ["PATH_INFO"] = settings.MCP_PATH

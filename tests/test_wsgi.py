@@ -66,7 +66,9 @@ def rpc(method: str, params: dict | None = None) -> bytes:
 
 
 @pytest.fixture
-def wsgi():
+def wsgi(settings):
+    # No token cache listener in the test process: it would hold a connection to the test database.
+    settings.IDP_TOKEN_CACHE_SECONDS = 0
     from config.wsgi import application
 
     return application
@@ -228,7 +230,12 @@ def test_x_forwarded_for_is_believed_only_from_the_trusted_proxies(trusted, send
     import os
     import subprocess
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_TRUSTED_PROXIES": trusted}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_TRUSTED_PROXIES": trusted,
+        "IDP_TOKEN_CACHE_SECONDS": "0",
+    }
     result = subprocess.run(
         [sys.executable, "-c", TRUSTED_PROXY_PROBE, sender],
         cwd=Path(__file__).resolve().parent.parent,
