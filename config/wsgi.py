@@ -19,6 +19,7 @@ django_application = get_wsgi_application()
 
 # Imported once Django is set up: the tools use its models.
 from django.conf import settings  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
 
 from config.bridge import AsgiBridge  # noqa: E402
 from idp import token_cache  # noqa: E402
@@ -50,7 +51,13 @@ def application(environ, start_response):
     if environ.get("PATH_INFO") in MCP_PATHS:
         # One path for the MCP app's router, which would redirect /mcp/ to /mcp.
         environ["PATH_INFO"] = settings.MCP_PATH
-        return mcp_application(environ, start_response)
+        # The request's database work runs in this thread (config.bridge): its
+        # connections are looked after as Django's handler does for its requests.
+        close_old_connections()
+        try:
+            return mcp_application(environ, start_response)
+        finally:
+            close_old_connections()
     return django_application(environ, start_response)
 
 
