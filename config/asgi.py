@@ -22,10 +22,13 @@ from __future__ import annotations
 from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
+from config.access_log import access_log_redact
 from config.startup import settings_load_or_exit  # noqa: E402
 
 settings_load_or_exit()
 django_wsgi = get_wsgi_application()
+# After Django has configured logging (LOGGING): the filter goes on the loggers it set up.
+access_log_redact()
 
 # Imported once Django is set up: the tools use its models.
 from asgiref.sync import ThreadSensitiveContext, sync_to_async  # noqa: E402

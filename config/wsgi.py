@@ -12,10 +12,13 @@ import threading
 
 from django.core.wsgi import get_wsgi_application
 
+from config.access_log import access_log_redact
 from config.startup import settings_load_or_exit
 
 settings_load_or_exit()
 django_application = get_wsgi_application()
+# After Django has configured logging (LOGGING): the filter goes on the loggers it set up.
+access_log_redact()
 
 # Imported once Django is set up: the tools use its models.
 from django.conf import settings  # noqa: E402
