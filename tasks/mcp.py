@@ -24,6 +24,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import AwareDatetime, BaseModel, Field
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from config import __version__
@@ -466,4 +467,21 @@ def http_app() -> tuple[ASGIApp, ASGIApp]:
         json_response=True,
         transport_security=transport_security(),
     )
-    return BearerAuth(without_standalone_stream(starlette_app), tool_scopes=TOOL_SCOPES), starlette_app
+    authorized = BearerAuth(without_standalone_stream(starlette_app), tool_scopes=TOOL_SCOPES)
+    return with_cors(authorized), starlette_app
+
+
+def with_cors(app: ASGIApp) -> ASGIApp:
+    """CORS for MCP clients that run in a browser (MCP Inspector, web playgrounds), as
+    settings.CORS_* give the provider's public endpoints: any origin, never credentials
+    (a bearer token is no cookie), the MCP headers allowed and the challenge exposed.
+    Outermost, so that a preflight (which carries no token) is answered before authorization,
+    and a 401's WWW-Authenticate is readable."""
+    return CORSMiddleware(
+        app,
+        allow_origins=["*"],
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=settings.CORS_ALLOW_HEADERS,
+        expose_headers=settings.CORS_EXPOSE_HEADERS,
+    )
