@@ -471,6 +471,23 @@ def http_app() -> tuple[ASGIApp, ASGIApp]:
     return with_cors(authorized), starlette_app
 
 
+def _origin_checked_by_cors(app: ASGIApp) -> ASGIApp:
+    """The request without its Origin header, for the SDK's transport security.
+
+    Its DNS rebinding protection checks Host (kept: a rebinding page brings
+    its own host name) and refuses any Origin but ours, which would turn
+    away the browser clients that CORS lets in on purpose. Nothing here rides
+    on the browser's cookies: every request carries its bearer token.
+    """
+
+    async def serve(scope, receive, send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [(name, value) for name, value in scope["headers"] if name != b"origin"]}
+        await app(scope, receive, send)
+
+    return serve
+
+
 def with_cors(app: ASGIApp) -> ASGIApp:
     """CORS for MCP clients that run in a browser (MCP Inspector, web playgrounds), as
     settings.CORS_* give the provider's public endpoints: any origin, never credentials
@@ -478,7 +495,7 @@ def with_cors(app: ASGIApp) -> ASGIApp:
     Outermost, so that a preflight (which carries no token) is answered before authorization,
     and a 401's WWW-Authenticate is readable."""
     return CORSMiddleware(
-        app,
+        _origin_checked_by_cors(app),
         allow_origins=["*"],
         allow_credentials=False,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
