@@ -7,6 +7,7 @@ characters), and `x-openai-isConsequential` is set on purpose for each.
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from urllib.parse import urlencode
 
@@ -108,13 +109,37 @@ def _task_url(task: Task) -> str:
     return settings.SITE_URL + reverse("api:task-detail", kwargs={"task_id": task.public_id})
 
 
+# A GPT Action fails on a response of more than about 100,000 characters: a
+# page of tasks ends early (with next_cursor) before its JSON passes this.
+PAGE_MAX_CHARACTERS = 90_000
+# What a task's JSON adds to its title and notes (ids, URL, times, field names), at most.
+_TASK_JSON_OVERHEAD = 700
+
+
+def _fitting(results: list[dict]) -> int:
+    """How many of `results` fit in PAGE_MAX_CHARACTERS of JSON: all, unless their notes are long.
+
+    The sum of text lengths (times 6, JSON's longest escape) bounds the size
+    cheaply; only a page that might pass the limit is measured exactly.
+    """
+    bound = sum(6 * (len(row["title"]) + len(row["notes"])) + _TASK_JSON_OVERHEAD for row in results)
+    if bound <= PAGE_MAX_CHARACTERS:
+        return len(results)
+    size = 0
+    for count, row in enumerate(results):
+        size += len(json.dumps(row)) + 1
+        if size > PAGE_MAX_CHARACTERS:
+            return max(count, 1)
+    return len(results)
+
+
 class TaskListCreateApi(TaskApiView):
     @extend_schema(
         operation_id="listTasks",
         summary="List the user's tasks, filtered and sorted, a page at a time",
         description=(
-            "Returns the user's tasks, soonest due first by default. Filter by status, due date range or words "
-            "in title and notes. If `next_cursor` is not null, call again with it as `cursor` for more."
+            "The user's tasks, soonest due first by default, filtered by status, due dates or words. "
+            "A page of long notes ends early. If `next_cursor` is not null, call again with it as `cursor`."
         ),
         parameters=[
             OpenApiParameter(
@@ -177,18 +202,19 @@ class TaskListCreateApi(TaskApiView):
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         page = selectors.task_list(owner=request.user, **filters)
+        results = [task_data(task) for task in page.tasks]
+        next_cursor = page.next_cursor
+        fitting = _fitting(results)
+        if fitting < len(results):
+            results = results[:fitting]
+            ordering = filters.get("ordering", selectors.DEFAULT_ORDERING)
+            next_cursor = selectors.task_page_cursor(ordering=ordering, task=page.tasks[fitting - 1])
         next_url = None
-        if page.next_cursor:
+        if next_cursor:
             params = request.query_params.copy()
-            params["cursor"] = page.next_cursor
+            params["cursor"] = next_cursor
             next_url = f"{settings.SITE_URL}{request.path}?{urlencode(list(params.lists()), doseq=True)}"
-        return Response(
-            {
-                "results": [task_data(task) for task in page.tasks],
-                "next": next_url,
-                "next_cursor": page.next_cursor,
-            }
-        )
+        return Response({"results": results, "next": next_url, "next_cursor": next_cursor})
 
     @extend_schema(
         operation_id="createTask",

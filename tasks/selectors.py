@@ -105,6 +105,11 @@ def _check_moment(errors: FieldErrors, field: str, value: object) -> datetime | 
     return value
 
 
+def task_page_cursor(*, ordering: str, task: Task) -> str:
+    """The cursor of the page that follows `task` (a caller that ends a page early names where)."""
+    return _encode_cursor(ordering, task)
+
+
 def _encode_cursor(ordering: str, task: Task) -> str:
     values = []
     for key in ORDERINGS[ordering]:

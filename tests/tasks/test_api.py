@@ -489,3 +489,25 @@ def test_every_error_answer_is_json(api):
     ):
         assert response["Content-Type"] == "application/json"
         assert set(response.json()) >= {"error", "detail"}
+
+
+def test_no_list_page_passes_a_gpt_actions_response_limit_even_with_maximal_notes(api, user):
+    """GPT Actions fail on responses of more than about 100,000 characters: a page ends early, with
+    next_cursor, and following the cursors gives every task once."""
+    from tasks.models import NOTES_MAX_LENGTH, TITLE_MAX_LENGTH
+
+    for number in range(30):
+        title = f"{number:02d}" + "t" * (TITLE_MAX_LENGTH - 2)
+        Task.objects.create(owner=user, title=title, notes='"\n' * (NOTES_MAX_LENGTH // 2))
+    seen, url, pages = [], "/api/tasks?limit=100", 0
+    while url:
+        response = api("GET", url)
+        assert response.status_code == HTTPStatus.OK
+        assert len(response.content.decode()) < 100_000
+        body = response.json()
+        seen += [task["title"][:2] for task in body["results"]]
+        url = body["next"] and body["next"].removeprefix("http://127.0.0.1:8000")
+        pages += 1
+
+    assert sorted(seen) == [f"{number:02d}" for number in range(30)]
+    assert pages > 1
