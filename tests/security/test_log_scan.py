@@ -123,3 +123,92 @@ def test_in_process_logs_at_debug_carry_no_credential(logged_in_client, client, 
     logged = "\n".join(record.getMessage() + repr(record.args) for record in caplog.records)
     assert caplog.records, "nothing was logged: the scan would prove nothing"
     assert scan(logged, secrets) == []
+
+
+@pytest.fixture(scope="module")
+def debug_server(django_db_setup, django_db_blocker, workdir):
+    """A live server with every logger at DEBUG (DJANGO_LOG_LEVEL) and its access log on."""
+    from tests.live import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer(
+            host="localhost", log_path=workdir / "live-server-debug.log", extra_env={"DJANGO_LOG_LEVEL": "DEBUG"}
+        ).start()
+    yield server
+    server.stop()
+
+
+def test_registration_mcp_and_refresh_at_debug_leave_no_credential_in_the_log(
+    debug_server, transactional_db, user, password
+):
+    """The MCP client's path (RFC 7591 registration, PKCE with `resource`, /mcp, refresh) with the
+    access log and every logger at DEBUG: the log holds none of what the client saw."""
+    server = debug_server.url
+    start = debug_server.log_path.stat().st_size
+    callback = "http://127.0.0.1:33418/callback"
+    registered = requests.post(
+        f"{server}/idp/register",
+        json={"client_name": "Log scan client", "redirect_uris": [callback], "token_endpoint_auth_method": "none"},
+        timeout=10,
+    ).json()
+    secrets: dict[str, str] = {
+        "password": password,
+        "registration access token": registered["registration_access_token"],
+    }
+    session = requests.Session()
+    log_in(session, server, user.email, "Wrong password for the debug log scan")
+    secrets["wrong password"] = "Wrong password for the debug log scan"
+    assert log_in(session, server, user.email, password).status_code == HTTPStatus.FOUND
+    verifier, challenge = pkce_pair()
+    secrets["code verifier"] = verifier
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": registered["client_id"],
+            "redirect_uri": callback,
+            "scope": "tasks:read tasks:write",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": f"{server}/mcp",
+        }
+    )
+    params = answer_consent(session, f"{server}/idp?{query}")
+    secrets["code"] = params["code"]
+    tokens = requests.post(
+        f"{server}/idp/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": callback,
+            "code_verifier": verifier,
+            "client_id": registered["client_id"],
+            "resource": f"{server}/mcp",
+        },
+        timeout=30,
+    ).json()
+    secrets.update({"access token": tokens["access_token"], "refresh token": tokens["refresh_token"]})
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_tasks", "arguments": {}}}
+    mcp_headers = {
+        "Authorization": f"Bearer {tokens['access_token']}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    assert requests.post(f"{server}/mcp", json=call, headers=mcp_headers, timeout=30).status_code == HTTPStatus.OK
+    refreshed = requests.post(
+        f"{server}/idp/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": registered["client_id"],
+        },
+        timeout=30,
+    ).json()
+    secrets.update(
+        {"rotated access token": refreshed["access_token"], "rotated refresh token": refreshed["refresh_token"]}
+    )
+    requests.get(f"{server}/idp?{query}&code=not-a-code&state=s", timeout=10)  # secrets in a query string
+
+    written = debug_server.log_path.read_bytes()[start:].decode(errors="replace")
+    assert "DEBUG" in written, "nothing logged at DEBUG: the scan would prove little"
+    assert '"POST /idp/token HTTP/1.1" 200' in written, "the access log is on"
+    assert scan(written, secrets) == []
