@@ -21,6 +21,7 @@ from idp.services import audit_record, consent_mark_used
 _LOGIN_METHODS = {
     "django.contrib.auth.backends.ModelBackend": "password",
     "accounts.upstream.UpstreamOIDCBackend": "upstream",
+    "django_otp_webauthn.backends.WebAuthnBackend": "passkey",
 }
 
 
