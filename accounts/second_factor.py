@@ -206,7 +206,9 @@ def code_verify(*, user: User, code: str, request: HttpRequest | None = None):
     device = _code_device(user=user, code=code, request=request)
     if device is not None:
         return device
-    retry_after = _failure_limit().hit(str(user.pk))
+    # As django-axes: the AXES_FAILURE_LIMIT-th wrong code locks at once.
+    _failure_limit().hit(str(user.pk))
+    retry_after = _failure_limit().exceeded(str(user.pk))
     audit_record(kind=AuditEvent.Kind.SECOND_FACTOR_FAILED, user=user, request=request, method="code")
     if retry_after is not None:
         raise SecondFactorLocked(retry_after)
