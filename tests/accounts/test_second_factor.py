@@ -89,7 +89,8 @@ def test_a_person_sets_up_an_app_with_a_qr_code_and_gets_ten_recovery_codes_show
     )
     stored = str(list(events.values_list("details", flat=True)))
     assert not any(code in stored for code in codes)
-    assert key not in stored and device.key not in stored
+    assert key not in stored
+    assert device.key not in stored
 
 
 def test_after_the_password_a_person_with_an_app_is_not_logged_in_until_the_code(client, user, password, with_app):
