@@ -65,6 +65,14 @@ class _PasskeysOn:
             raise PasskeysOff()
         super().initial(request, *args, **kwargs)
 
+    def _parse_request_data(self, request):
+        # The library turns bad JSON into its 400 but lets a body that is not
+        # UTF-8 through to a 500.
+        try:
+            return super()._parse_request_data(request)
+        except UnicodeDecodeError as error:
+            raise exceptions.MalformedRequest() from error
+
 
 class BeginRegistration(_PasskeysOn, library.BeginCredentialRegistrationView):
     def check_can_register(self):

@@ -303,7 +303,7 @@ def _forget_recovery_codes_without_factor(*, user: User) -> None:
 def passkey_added(*, user: User, device: WebAuthnCredential, request=None) -> list[str] | None:
     """After django-otp-webauthn stored a new passkey: audited (by its number, never its key);
     returns new recovery codes when the person had none."""
-    audit_record(kind=AuditEvent.Kind.PASSKEY_ADDED, user=user, request=request, passkey=device.pk)
+    audit_record(kind=AuditEvent.Kind.PASSKEY_ADDED, user=user, request=request, device=device.pk)
     return recovery_codes_make(user=user, request=request) if not recovery_codes_left(user=user) else None
 
 
@@ -325,7 +325,7 @@ def passkey_rename(*, user: User, passkey_id: int, name: str) -> WebAuthnCredent
 def passkey_remove(*, user: User, passkey_id: int, request=None) -> bool:
     deleted, _ = WebAuthnCredential.objects.filter(user=user, pk=passkey_id).delete()
     if deleted:
-        audit_record(kind=AuditEvent.Kind.PASSKEY_REMOVED, user=user, request=request, passkey=passkey_id)
+        audit_record(kind=AuditEvent.Kind.PASSKEY_REMOVED, user=user, request=request, device=passkey_id)
         _forget_recovery_codes_without_factor(user=user)
     return bool(deleted)
 

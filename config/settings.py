@@ -321,6 +321,8 @@ OTP_TOTP_ISSUER = "Taskgate"
 # beside the lockout of accounts.second_factor, which counts like django-axes.
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin lists people's devices but never shows their keys (an admin resets, never reads, a factor).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # WebAuthn binds passkeys to the site's host name and needs a secure context:
 # https, or http://localhost in development. An IP address such as 127.0.0.1
 # cannot be a relying party ID, so there the pages do not offer passkeys
