@@ -44,11 +44,12 @@ def authlib_env(monkeypatch):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def virtual_authenticator(context, page) -> None:
-    """A platform authenticator with resident keys and user verification, as a phone's."""
+def virtual_authenticator(context, page, credentials=()):
+    """A platform authenticator with resident keys and user verification, as a phone's,
+    holding `credentials` (exported from another one). Returns (CDP session, its id)."""
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    cdp.send(
+    authenticator = cdp.send(
         "WebAuthn.addVirtualAuthenticator",
         {
             "options": {
@@ -59,7 +60,10 @@ def virtual_authenticator(context, page) -> None:
                 "isUserVerified": True,
             }
         },
-    )
+    )["authenticatorId"]
+    for credential in credentials:
+        cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": credential})
+    return cdp, authenticator
 
 
 def test_a_person_adds_a_passkey_then_logs_in_with_it_alone_for_an_app_whose_id_token_says_so(
@@ -74,7 +78,7 @@ def test_a_person_adds_a_passkey_then_logs_in_with_it_alone_for_an_app_whose_id_
     app = ApplicationFactory(redirect_uris=REDIRECT_URI, name="Passkey test app")
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     page = context.new_page()
-    virtual_authenticator(context, page)
+    cdp, authenticator = virtual_authenticator(context, page)
     arrived: list[str] = []
     off_site = stay_offline(page, site.url, client_redirect_uri=REDIRECT_URI, arrived=arrived)
 
@@ -143,6 +147,38 @@ def test_a_person_adds_a_passkey_then_logs_in_with_it_alone_for_an_app_whose_id_
     assert isinstance(claims["auth_time"], int)
     kinds = set(AuditEvent.objects.filter(user=person).values_list("kind", flat=True))
     assert {AuditEvent.Kind.PASSKEY_ADDED, AuditEvent.Kind.RECOVERY_CODES_CREATED} <= kinds
+    assert not off_site, f"requests off the site (a CDN?): {off_site}"
+    passkeys = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    context.close()
+
+    # With the password, the passkey is now the second factor: asked for before the app
+    # gets its code. (The passkey joins the authenticator once the password is in, so
+    # that the login page's autofill does not log in with the passkey alone.)
+    context = browser.new_context(viewport=VIEWPORTS["phone"])
+    page = context.new_page()
+    cdp, authenticator = virtual_authenticator(context, page)
+    arrived.clear()
+    off_site = stay_offline(page, site.url, client_redirect_uri=REDIRECT_URI, arrived=arrived)
+    verifier = "second-factor-verifier-" + "w" * 40
+    authorization_url, _ = oauth.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+    page.goto(authorization_url)
+    page.get_by_label("Email").fill(person.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{site.url}/accounts/login/verify/")
+    for credential in passkeys:
+        cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": credential})
+    page.get_by_role("button", name="Use a passkey").wait_for()
+    check_page(page, artifacts_dir, "login-second-step-passkey")
+    # The app was allowed before: no consent page this time, /idp redirects to it at once.
+    # (Playwright routes only the first request of a redirect chain, so the redirect to
+    # the app is caught as a request, not served by the stub.)
+    with page.expect_request(lambda request: request.url.startswith(REDIRECT_URI)) as to_the_app:
+        page.get_by_role("button", name="Use a passkey").click()
+    callback = to_the_app.value.url
+    token = oauth.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    claims = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
+    assert claims["amr"] == ["pwd", "hwk", "mfa"]
     assert not off_site, f"requests off the site (a CDN?): {off_site}"
     context.close()
 
