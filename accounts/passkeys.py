@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 from django_otp import login as otp_login
@@ -103,7 +104,16 @@ class CompleteRegistration(_PasskeysOn, library.CompleteCredentialRegistrationVi
 
 
 class BeginAuthentication(_PasskeysOn, library.BeginCredentialAuthenticationView):
-    pass
+    def post(self, *args, **kwargs):
+        """The library's, except that user verification (the device's PIN or biometrics)
+        is always required: the library asks for it only when nobody is logged in, but a
+        passkey here also counts as a fresh login (prompt=login, max_age) and as the
+        recent authentication before changing factors, which a mere tap must not be.
+        The session key is the library's, read back by its complete view (a changed key
+        fails tests/e2e/test_browser_passkeys.py)."""
+        data, state = self.get_helper().authenticate_begin(user=self.get_user(), require_user_verification=True)
+        self.request.session["otp_webauthn_authentication_state"] = state
+        return JsonResponse(data)
 
 
 class CompleteAuthentication(_PasskeysOn, library.CompleteCredentialAuthenticationView):
@@ -118,11 +128,7 @@ class CompleteAuthentication(_PasskeysOn, library.CompleteCredentialAuthenticati
         finally:
             # An assertion that did not verify while a login waited for it is a
             # failed second factor, audited like a wrong code.
-            if (
-                pending is not None
-                and login_pending(self.request) is not None
-                and not self.request.user.is_authenticated
-            ):
+            if pending is not None and login_pending(self.request) is not None:
                 audit_record(
                     kind=AuditEvent.Kind.SECOND_FACTOR_FAILED, user=pending.user, request=self.request, method="passkey"
                 )

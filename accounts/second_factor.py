@@ -25,7 +25,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp import login as otp_login
-from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
@@ -359,8 +358,3 @@ def second_factors_reset(*, user: User, by: User | None = None, request=None) ->
         )
     )
     return removed
-
-
-def staff_may_enter_admin(request: HttpRequest) -> bool:
-    """REQUIRE_2FA_FOR_STAFF: a staff session reaches /admin only once it passed a second factor."""
-    return bool(request.user.is_verified()) if user_has_device(request.user) else False

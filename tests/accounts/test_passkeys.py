@@ -104,3 +104,32 @@ def test_the_security_page_lists_passkeys_with_when_added_and_last_used(logged_i
     assert "Phone" in page
     assert "Added" in page
     assert "Never" in page
+
+
+def test_a_passkey_always_asks_the_device_to_verify_the_person_even_for_someone_logged_in(
+    logged_in_client, passkeys_on
+):
+    options = logged_in_client.post("/accounts/passkeys/authentication/begin/").json()
+
+    assert options["userVerification"] == "required"
+
+
+def test_a_passkey_answer_that_fails_at_the_second_step_is_audited_and_logs_nobody_in(
+    client, user, password, passkeys_on
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.accounts.test_second_factor import password_step
+
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    password_step(client, user, password)
+    client.post("/accounts/passkeys/authentication/begin/")
+
+    response = client.post(
+        "/accounts/passkeys/authentication/complete/", {"id": "forged"}, content_type="application/json"
+    )
+
+    assert HTTPStatus.BAD_REQUEST <= response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.SECOND_FACTOR_FAILED)
+    assert (event.user, event.details) == (user, {"method": "passkey"})
