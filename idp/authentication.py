@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
 
 from idp.models import AuthenticationContext
 
@@ -80,3 +83,13 @@ def authentication_for_access_token(access_token) -> Authentication | None:
     if id_token is None:
         return None
     return _of(AuthenticationContext.objects.filter(key=f"jti:{id_token.jti}").first())
+
+
+def authentication_contexts_clear() -> int:
+    """Forget logins older than a refresh token lives (`clear_expired`): no token from them is left.
+
+    Each refresh copies the login to the new ID token, so a chain of refreshes keeps it.
+    """
+    cutoff = timezone.now() - timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+    deleted, _ = AuthenticationContext.objects.filter(created__lt=cutoff).delete()
+    return deleted

@@ -131,3 +131,22 @@ def test_prompt_login_with_a_bad_client_is_our_error_page_not_a_login(logged_in_
     )
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_clear_expired_forgets_logins_older_than_a_refresh_token_lives(client, user, password, application):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from idp.models import AuthenticationContext
+
+    password_step(client, user, password)
+    tokens_for(client, application)
+    AuthenticationContext.objects.update(created=timezone.now() - timedelta(days=31))
+    fresh = AuthenticationContext.objects.create(key="jti:fresh", user=user, auth_time=timezone.now(), amr=["pwd"])
+
+    call_command("clear_expired", stdout=io.StringIO())
+
+    assert list(AuthenticationContext.objects.all()) == [fresh]
