@@ -43,16 +43,8 @@ def user_sign_up(*, email: str, name: str, password: str, request=None) -> User:
     address whether it was free, so hiding it here would protect nothing and
     only confuse the person who forgot their account.
     """
-    email = User.objects.normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": ["Enter an email address such as name@example.com."]}) from None
-    name = " ".join(name.split())
-    if not name:
-        raise ValidationError({"name": ["Enter your name: apps you allow may show it."]})
-    if len(name) > User._meta.get_field("first_name").max_length:
-        raise ValidationError({"name": ["Use at most 150 characters for your name."]})
+    email = _clean_email(email, field="email")
+    name = _clean_name(name)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": [EMAIL_TAKEN]}, code="email_taken")
     # One name field, kept whole in first_name (names do not all split into
@@ -71,6 +63,26 @@ def user_sign_up(*, email: str, name: str, password: str, request=None) -> User:
     audit_record(kind=AuditEvent.Kind.SIGNED_UP, user=user, request=request)
     transaction.on_commit(lambda: email_verification_send(user=user))
     return user
+
+
+def _clean_name(name: str) -> str:
+    """A person's name as we keep it (spaces folded), or ValidationError keyed "name"."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": ["Enter your name: apps you allow may show it."]})
+    if len(name) > User._meta.get_field("first_name").max_length:
+        raise ValidationError({"name": ["Use at most 150 characters for your name."]})
+    return name
+
+
+def _clean_email(email: str, *, field: str) -> str:
+    """An address as we keep it (its domain lower-cased), or ValidationError keyed `field`."""
+    email = User.objects.normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({field: ["Enter an email address such as name@example.com."]}) from None
+    return email
 
 
 def _email_digest(email: str) -> str:
@@ -157,11 +169,7 @@ def email_change_request(*, user: User, new_email: str, password: str | None = N
     if user.has_usable_password():
         if not password or authenticate(request, username=user.email, password=password) != user:
             raise ValidationError({"password": ["That is not your password."]})
-    email = User.objects.normalize_email(new_email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"new_email": ["Enter an email address such as name@example.com."]}) from None
+    email = _clean_email(new_email, field="new_email")
     if email.lower() == user.email.lower():
         raise ValidationError({"new_email": ["That is already your email address."]})
     if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
@@ -252,11 +260,7 @@ def email_change_confirm(*, token: str, request=None) -> User:
 @transaction.atomic
 def user_update_profile(*, user: User, name: str) -> User:
     """Change the person's name (the email is their login and is not changed here)."""
-    name = " ".join(name.split())
-    if not name:
-        raise ValidationError({"name": ["Enter your name: apps you allow may show it."]})
-    if len(name) > User._meta.get_field("first_name").max_length:
-        raise ValidationError({"name": ["Use at most 150 characters for your name."]})
+    name = _clean_name(name)
     user.first_name, user.last_name = name, ""
     user.save(update_fields=["first_name", "last_name"])
     return user

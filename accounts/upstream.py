@@ -39,6 +39,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from idp.validators import is_loopback_host
+
 logger = logging.getLogger(__name__)
 
 # Seconds of clock difference tolerated between us and the upstream for `exp` and `iat`.
@@ -243,7 +245,7 @@ def _is_acceptable_endpoint(value: Any) -> bool:
     parts = urlsplit(value)
     if parts.scheme == "https":
         return bool(parts.hostname)
-    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    return parts.scheme == "http" and is_loopback_host(parts.hostname)
 
 
 # --- The relying party --------------------------------------------------------------

@@ -17,6 +17,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from idp.validators import is_loopback_host
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -29,6 +31,14 @@ if _env_file and Path(_env_file).is_file():
 
 def _fail(sentence: str) -> None:
     raise ImproperlyConfigured(sentence)
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate-limit variable, "<count>/<s|m|h|d>" (idp.ratelimit), or one sentence naming it."""
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]*/[smhd]", value):
+        _fail(f"{name} must look like {default} (a count per s, m, h or d); got {value!r}.")
+    return value
 
 
 def _int(name: str, default: int, minimum: int = 0) -> int:
@@ -195,9 +205,7 @@ LOGOUT_REDIRECT_URL = "home"
 # Sign-up at /accounts/signup/: on unless ALLOW_SIGNUP=0 (then admins create accounts).
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
 # Sign-up attempts per client address, "<count>/<s|m|h|d>": 429 with Retry-After over it.
-SIGNUP_RATE_LIMIT = env.str("SIGNUP_RATE_LIMIT", default="10/h")
-if not re.fullmatch(r"[1-9][0-9]*/[smhd]", SIGNUP_RATE_LIMIT):
-    _fail(f"SIGNUP_RATE_LIMIT must look like 10/h (a count per s, m, h or d); got {SIGNUP_RATE_LIMIT!r}.")
+SIGNUP_RATE_LIMIT = _rate("SIGNUP_RATE_LIMIT", "10/h")
 # How long an email verification link works.
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 
@@ -237,7 +245,7 @@ if UPSTREAM_OIDC_ISSUER:
             f"UPSTREAM_OIDC_ISSUER must be the upstream's issuer URL, such as https://example.auth0.com/ "
             f"(no query or fragment); got {UPSTREAM_OIDC_ISSUER!r}."
         )
-    if _issuer.scheme == "http" and _issuer.hostname not in ("127.0.0.1", "::1", "localhost"):
+    if _issuer.scheme == "http" and not is_loopback_host(_issuer.hostname):
         _fail("UPSTREAM_OIDC_ISSUER must use https (http is allowed only on 127.0.0.1, [::1] or localhost).")
     if not OIDC_RP_CLIENT_ID or not OIDC_RP_CLIENT_SECRET:
         _fail(
@@ -455,11 +463,8 @@ OIDC_RSA_PRIVATE_KEY = _read_signing_key()
 # Abuse limits (idp.ratelimit), each "<count>/<s|m|h|d>", counted in the
 # cache above: failed client authentications at the token endpoint, per
 # client_id and per address, and introspection requests, per caller.
-IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT = env.str("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", default="10/m")
-IDP_INTROSPECTION_RATE_LIMIT = env.str("IDP_INTROSPECTION_RATE_LIMIT", default="600/m")
-for _name in ("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "IDP_INTROSPECTION_RATE_LIMIT"):
-    if not re.fullmatch(r"[1-9][0-9]*/[smhd]", globals()[_name]):
-        _fail(f"{_name} must look like 10/m (a count per s, m, h or d); got {globals()[_name]!r}.")
+IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT = _rate("IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT", "10/m")
+IDP_INTROSPECTION_RATE_LIMIT = _rate("IDP_INTROSPECTION_RATE_LIMIT", "600/m")
 
 # A refresh token presented again within this many seconds of its rotation
 # is taken for a client's concurrent retry: refused (invalid_grant) without
@@ -479,12 +484,7 @@ IDP_RESOURCES = {
 }
 
 # Dynamic Client Registration attempts per client address: "<count>/<s|m|h|d>".
-IDP_REGISTRATION_RATE_LIMIT = env.str("IDP_REGISTRATION_RATE_LIMIT", default="20/h")
-if not re.fullmatch(r"[1-9][0-9]*/[smhd]", IDP_REGISTRATION_RATE_LIMIT):
-    _fail(
-        "IDP_REGISTRATION_RATE_LIMIT must look like 20/h (a count per s, m, h or d); "
-        f"got {IDP_REGISTRATION_RATE_LIMIT!r}."
-    )
+IDP_REGISTRATION_RATE_LIMIT = _rate("IDP_REGISTRATION_RATE_LIMIT", "20/h")
 
 # Tests only: fetch Client ID Metadata Documents over plain http from a
 # loopback address, which the SSRF guards otherwise refuse.

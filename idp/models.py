@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
-from idp.validators import validate_redirect_uris
+from idp.validators import is_loopback_host, validate_redirect_uris
 
 
 class Application(AbstractApplication):
@@ -114,13 +114,10 @@ class Application(AbstractApplication):
             raise ValidationError(errors)
 
 
-LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
-
-
 def _without_loopback_port(uri: str) -> str:
     """The URI with its port removed when its host is a loopback one (native apps pick a free port)."""
     parts = urlsplit(uri)
-    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+    if parts.scheme != "http" or not is_loopback_host(parts.hostname):
         return uri
     return parts._replace(netloc=re.sub(r":[0-9]*$", "", parts.netloc)).geturl()
 

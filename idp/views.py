@@ -152,8 +152,8 @@ class ConsentView(dot.AuthorizationView):
     def form_valid(self, form):
         """The person's answer on the consent page, recorded once it has been
         sent back to the app (a refused request records nothing)."""
-        # DOT looks the posted client_id up with .get(): a consent form posted
-        # with an unknown one was a 500. RFC 6749 §4.1.2.1: an error page, no redirect.
+        # DOT looks the posted client_id up with .get(), which raises for an
+        # unknown one. RFC 6749 §4.1.2.1: an error page, no redirect.
         if not Application.objects.filter(client_id=form.cleaned_data["client_id"]).exists():
             return self.error_response(OAuthToolkitError(error=oauth2_errors.InvalidClientIdError()), application=None)
         response = super().form_valid(form)
@@ -283,7 +283,7 @@ def _metadata(view_class: type[View], request: HttpRequest) -> dict:
 
 # The document depends on settings only (the issuer is SITE_URL, not the
 # request's host), so each process builds it once: building it runs two of
-# DOT's views and cost more than serving it (benchmarks/README.md).
+# DOT's views, which costs more than serving it.
 _provider_metadata: dict[str, bytes] = {}
 
 
@@ -562,8 +562,8 @@ class LogoutView(dot.RPInitiatedLogoutView):
 
     A relying party that keeps no ID token names itself with `client_id`
     (panva's openid-client always sends it); DOT looks that app up without
-    handling a missing one, so an app since deleted or pruned was a 500. It
-    is `invalid_request` on our page (400). The tokens a logout deletes are
+    handling a missing one, so an app since deleted or pruned is caught here:
+    `invalid_request` on our page (400). The tokens a logout deletes are
     recorded in the audit log.
     """
 
