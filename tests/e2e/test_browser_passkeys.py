@@ -66,6 +66,21 @@ def virtual_authenticator(context, page, credentials=()):
     return cdp, authenticator
 
 
+def age_recent_authentication(context) -> None:
+    """Make the browser's last authentication older than RECENT_AUTHENTICATION_SECONDS,
+    in its session on the server (the same database)."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from accounts.second_factor import REAUTHENTICATED_SESSION_KEY
+
+    [cookie] = [cookie for cookie in context.cookies() if cookie["name"] == settings.SESSION_COOKIE_NAME]
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
+    session[REAUTHENTICATED_SESSION_KEY] -= settings.RECENT_AUTHENTICATION_SECONDS + 1
+    session.save()
+
+
 def test_a_person_adds_a_passkey_then_logs_in_with_it_alone_for_an_app_whose_id_token_says_so(
     browser, site, artifacts_dir, authlib_env
 ):
@@ -105,6 +120,15 @@ def test_a_person_adds_a_passkey_then_logs_in_with_it_alone_for_an_app_whose_id_
     page.wait_for_url(f"{site.url}/account/security#passkeys")
     assert page.locator(".passkey-name").inner_text() == "Test phone"
     assert page.locator(".recovery-codes li").count() == 0
+
+    # Ten minutes on, removing it asks for the password or the passkey again.
+    age_recent_authentication(context)
+    page.goto(f"{site.url}/account/security")
+    assert not page.get_by_role("button", name="Remove Test phone").is_visible()
+    page.get_by_role("button", name="Confirm with a passkey").wait_for()
+    check_page(page, artifacts_dir, "security-confirm")
+    page.get_by_role("button", name="Confirm with a passkey").click()
+    page.get_by_role("button", name="Remove Test phone").wait_for()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{site.url}/")
 
