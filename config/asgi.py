@@ -25,6 +25,7 @@ django_wsgi = get_wsgi_application()
 # Imported once Django is set up: the tools use its models.
 from django.conf import settings  # noqa: E402
 
+from idp import token_cache  # noqa: E402
 from tasks.mcp import http_app  # noqa: E402
 
 mcp_application, mcp_lifespan = http_app()
@@ -34,6 +35,8 @@ django_application = WSGIMiddleware(django_wsgi, workers=settings.DJANGO_THREADS
 
 async def application(scope, receive, send):
     if scope["type"] == "lifespan":
+        # Each server process listens for the end of tokens (idp.token_cache), once.
+        token_cache.listen()
         await mcp_lifespan(scope, receive, send)
     elif scope["type"] == "http" and scope["path"] in MCP_PATHS:
         # One path for the MCP app's router, which would redirect /mcp/ to /mcp.

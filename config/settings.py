@@ -469,8 +469,16 @@ IDP_INTROSPECTION_RATE_LIMIT = _rate("IDP_INTROSPECTION_RATE_LIMIT", "600/m")
 # A refresh token presented again within this many seconds of its rotation
 # is taken for a client's concurrent retry: refused (invalid_grant) without
 # revoking its family. Later, reuse revokes the family (RFC 9700 §4.14.2).
-# 0: every reuse revokes the family, and concurrent retries log the client out.
+# A duplicate that arrives while the rotation is still under way is refused
+# the same way whatever this is. 0: every reuse after a rotation revokes the family.
 IDP_REFRESH_RETRY_SECONDS = _int("IDP_REFRESH_RETRY_SECONDS", 5)
+
+# Seconds a server process keeps the answer for an access token it checked
+# (idp.token_cache), so that a token used again costs no database round trip.
+# Any event that ends a token drops it at once on every process (PostgreSQL
+# notices); this only bounds how long an answer lives without being used
+# again. On PostgreSQL only; 0 turns the cache off.
+IDP_TOKEN_CACHE_SECONDS = _int("IDP_TOKEN_CACHE_SECONDS", 30)
 
 # --- Resources a token may be issued for (RFC 8707) ---------------------------
 # A token names at most one of these as its audience (`resource`); one without

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from idp.models import AuthenticationContext
@@ -75,6 +76,14 @@ def authentication_for_token_request(request) -> Authentication | None:
     refresh = getattr(request, "refresh_token_instance", None)
     access_token = getattr(refresh, "access_token", None) if refresh is not None else None
     return authentication_for_access_token(access_token)
+
+
+def authentication_for_access_token_id(token_id: int) -> Authentication | None:
+    """At userinfo, where idp.bearer hands over the access token's id (its Grant), not its row."""
+    jti = get_access_token_model().objects.filter(pk=token_id).values_list("id_token__jti", flat=True).first()
+    if jti is None:
+        return None
+    return _of(AuthenticationContext.objects.filter(key=f"jti:{jti}").first())
 
 
 def authentication_for_access_token(access_token) -> Authentication | None:

@@ -47,8 +47,8 @@ GRANT_TYPES = {"authorization_code", "refresh_token"}
 class TaskgateServer(Server):
     """oauthlib's OpenID Connect server, cut down to what we serve, with our checks."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, request_validator, *args, **kwargs) -> None:
+        super().__init__(request_validator, *args, **kwargs)
         self._response_types = {key: value for key, value in self._response_types.items() if key in RESPONSE_TYPES}
         self._grant_types = {key: value for key, value in self._grant_types.items() if key in GRANT_TYPES}
         pre_auth = self.auth_grant.custom_validators.pre_auth
@@ -57,3 +57,10 @@ class TaskgateServer(Server):
         oidc_pre_auth = self.openid_connect_auth.custom_validators.pre_auth
         if require_s256_code_challenge not in oidc_pre_auth:
             oidc_pre_auth.append(require_s256_code_challenge)
+        # The application read with the code or refresh token is the client
+        # that then authenticates: one read instead of two (idp.token_rows).
+        offer = getattr(request_validator, "offer_read_client", None)
+        if offer is not None:
+            for grant in (self.auth_grant, self.openid_connect_auth, self.refresh_grant):
+                if offer not in grant.custom_validators.pre_token:
+                    grant.custom_validators.pre_token.append(offer)

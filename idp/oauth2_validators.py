@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 import re
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider import cimd
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_id_token_model,
+    get_refresh_token_model,
+    refresh_token_expire_timedelta,
+    set_token_value,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
@@ -21,14 +29,17 @@ from oauthlib.oauth2.rfc6749 import errors
 from idp.authentication import (
     REQUEST_ATTRIBUTE,
     authentication_for_access_token,
+    authentication_for_access_token_id,
     authentication_for_token_request,
     authentication_link_code,
     authentication_link_id_token,
 )
+from idp.bearer import bearer_verify
 from idp.client_assertions import ASSERTION_TYPE, ClientAssertionError, assertion_issuer, client_assertion_verify
 from idp.models import Application, AuditEvent, ClientKeys, RedeemedCode
 from idp.resources import refuse_unserved_resources
 from idp.services import application_mark_used, audit_record, consent_mark_used, consent_record
+from idp.token_rows import checksum, grant_row, refresh_token_row
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +47,9 @@ log = logging.getLogger(__name__)
 CODE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
-# Set by idp.views.TokenView in the request's META (which DOT hands to
-# oauthlib as its headers); no client can send it (clients' headers arrive as HTTP_*).
-REFRESH_SEEN_ACTIVE = "taskgate.refresh_token_seen_active"
-
-
 def _assertion_parameters(request) -> tuple[str | None, str | None]:
     """The RFC 7521 §4.2 parameters of a request: client_assertion_type and client_assertion."""
     return getattr(request, "client_assertion_type", None), getattr(request, "client_assertion", None)
-
-
-def checksum(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def refresh_token_is_active(raw: str) -> bool:
-    """Whether an unrevoked refresh token with this value exists, as committed now."""
-    return get_refresh_token_model().objects.filter(token_checksum=checksum(raw), revoked__isnull=True).exists()
 
 
 def _authentication(request):
@@ -63,8 +60,10 @@ def _authentication(request):
     found = getattr(request, "taskgate_authentication_found", None)
     if found is None:
         access_token = getattr(request, "access_token", None)
-        if isinstance(access_token, get_access_token_model()):
-            authentication = authentication_for_access_token(access_token)  # userinfo
+        if isinstance(getattr(access_token, "token_id", None), int):
+            authentication = authentication_for_access_token_id(access_token.token_id)  # userinfo (idp.bearer)
+        elif isinstance(access_token, get_access_token_model()):
+            authentication = authentication_for_access_token(access_token)
         else:
             authentication = authentication_for_token_request(request)
         found = request.taskgate_authentication_found = (authentication,)
@@ -205,7 +204,8 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         request must not carry one for a code issued without a challenge
         (oauthlib accepts both).
         """
-        challenge = super().get_code_challenge(code, request)
+        grant = self._grant_of_client(code, request)
+        challenge = (grant.code_challenge or None) if grant is not None else None
         verifier = request.code_verifier
         if challenge is None and verifier is not None:
             raise errors.InvalidGrantError(
@@ -217,6 +217,27 @@ class TaskgateOAuth2Validator(OAuth2Validator):
                 request=request,
             )
         return challenge
+
+    def get_code_challenge_method(self, code, request):
+        grant = self._grant_of_client(code, request)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        """The code's scopes, which tell oauthlib whether this is an OpenID Connect exchange."""
+        grant = grant_row(request, code)
+        return grant.scope.split() if grant is not None else []
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        """OIDC Core §3.1.3.6: the nonce of the authentication request goes into the ID token."""
+        grant = grant_row(request, code)
+        return (grant.nonce or None) if grant is not None else None
+
+    @staticmethod
+    def _grant_of_client(code, request):
+        grant = grant_row(request, code)
+        if grant is None or grant.redeemed or request.client is None or grant.application_id != request.client.pk:
+            return None
+        return grant
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
         """RFC 6749 §5.2: a redirect_uri that differs from the authorization request's is `invalid_grant`.
@@ -230,14 +251,15 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         Action), for which RFC 6749 §4.1.3 makes it REQUIRED.
         """
         request = args[0] if args else kwargs.get("request")
-        if getattr(request, "using_default_redirect_uri", False):
-            grant = get_grant_model().objects.filter(code=code, application=client).only("code_challenge").first()
-            if grant is not None and not grant.code_challenge:
-                raise errors.InvalidRequestError(
-                    description="redirect_uri is required: send the one of the authorization request.",
-                    request=request,
-                )
-        if super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
+        grant = self._grant_of_client(code, request)
+        if grant is None:
+            return False
+        if getattr(request, "using_default_redirect_uri", False) and not grant.code_challenge:
+            raise errors.InvalidRequestError(
+                description="redirect_uri is required: send the one of the authorization request.",
+                request=request,
+            )
+        if grant.redirect_uri_allowed(redirect_uri):
             return True
         if redirect_uri is None:
             return False  # missing: oauthlib's invalid_request is right (RFC 6749 §4.1.3 "REQUIRED")
@@ -245,49 +267,44 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             description="redirect_uri differs from the one of the authorization request.", request=request
         )
 
-    def save_bearer_token(self, token, request, *args, **kwargs):
-        super().save_bearer_token(token, request, *args, **kwargs)
-        if request.grant_type == "authorization_code":
-            # Remembered for invalidate_authorization_code, which oauthlib calls next.
-            request.taskgate_issued = (checksum(token["access_token"]), checksum(token.get("refresh_token") or ""))
-
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
-        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
-        access_checksum, refresh_checksum = getattr(request, "taskgate_issued", ("", ""))
-        RedeemedCode.objects.create(
-            code_checksum=checksum(code),
-            application=request.client,
-            access_token_checksum=access_checksum,
-            refresh_token_checksum=refresh_checksum if refresh_checksum != checksum("") else "",
-        )
+        """RFC 6749 §4.1.2: nothing left to do. oauthlib calls this once the tokens are stored, and
+        _save_bearer_token recorded the code as redeemed in the transaction that stored them; a
+        redeemed code's grant is refused until it expires and `clear_expired` removes it."""
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked.
+        """RFC 6749 §4.1.3: the code was issued to this client and has not expired; RFC 6749 §4.1.2:
+        a code used twice is refused, and what it issued is revoked.
 
-        The grant's row is locked for the request's transaction first, so that
-        of concurrent exchanges of one code one goes on and the others wait,
-        then find it redeemed. Unlocked, a request that had found the grant
-        could lose it to the winner between DOT's later reads of it
-        (confirm_redirect_uri, the PKCE checks) and answer 500 (seen on
-        PostgreSQL in tests/security/test_races.py).
+        The grant is read once (idp.token_rows); of concurrent exchanges of
+        one code, the one that records it redeemed when storing its tokens
+        wins (_save_bearer_token), and the others get `invalid_grant`.
         """
-        get_grant_model().objects.select_for_update().filter(code=code, application=client).only("pk").first()
-        if super().validate_code(client_id, code, client, request, *args, **kwargs):
-            return True
-        redeemed = RedeemedCode.objects.filter(code_checksum=checksum(code), application=client).first()
-        if redeemed is not None:
-            log.warning("Authorization code replayed by client %s: revoking the tokens it issued.", client.client_id)
-            self._revoke_issued_from(redeemed)
-            audit_record(kind=AuditEvent.Kind.CODE_REPLAYED, application=client, request=request)
-        return False
+        grant = grant_row(request, code)
+        if grant is None or grant.redeemed:
+            self._revoke_what_a_replayed_code_issued(code, client, request)
+            return False
+        if grant.application_id != client.pk or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
 
-    @staticmethod
-    def _revoke_issued_from(redeemed: RedeemedCode) -> None:
+    def _revoke_what_a_replayed_code_issued(self, code, client, request) -> None:
+        redeemed = RedeemedCode.objects.filter(code_checksum=checksum(code), application=client).first()
+        if redeemed is None:
+            return
+        log.warning("Authorization code replayed by client %s: revoking the tokens it issued.", client.client_id)
         refresh = get_refresh_token_model().objects.filter(token_checksum=redeemed.refresh_token_checksum).first()
         if redeemed.refresh_token_checksum and refresh is not None:
             # The family also holds every token rotated from it since.
             get_refresh_token_model().revoke_family(refresh.token_family)
         get_access_token_model().objects.filter(token_checksum=redeemed.access_token_checksum).delete()
+        audit_record(kind=AuditEvent.Kind.CODE_REPLAYED, application=client, request=request)
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         """RFC 8707 §2: the grant is bound only to a resource we serve.
@@ -308,14 +325,166 @@ class TaskgateOAuth2Validator(OAuth2Validator):
 
     def _check_and_set_request_resource(self, request):
         """RFC 8707 §2: the token's audience, requested at the token endpoint or
-        carried over from the grant or refresh token, is a resource we serve."""
-        super()._check_and_set_request_resource(request)
+        carried over from the grant or refresh token, is a resource we serve.
+
+        For a code, DOT reads the grant again; it is read once here
+        (idp.token_rows) and its `resource` given to DOT's own rules as a
+        refresh token's is.
+        """
+        if request.grant_type == "authorization_code":
+            grant = self._grant_of_client(request.code, request)
+            resource = self._requested_resource(request)
+            granted = (grant.resource or []) if grant is not None else []
+            if resource and granted:
+                for uri in resource:
+                    if uri not in granted:
+                        raise errors.CustomOAuth2Error(
+                            error="invalid_target",
+                            description=f"The requested resource '{uri}' was not part of the authorization.",
+                            request=request,
+                        )
+            elif granted:
+                self._validate_resource_uris(request, granted)
+                resource = granted
+            request.resource = resource
+        else:
+            super()._check_and_set_request_resource(request)
         refuse_unserved_resources(request.resource, request=request)
 
+    def _requested_resource(self, request) -> list[str]:
+        """The `resource` parameters of a token request, every one of them (RFC 8707 §2 allows several)."""
+        resource = [value for key, value in (request.decoded_body or []) if key == "resource"]
+        if not resource and isinstance(getattr(request, "resource", None), str) and request.resource.strip():
+            resource = [request.resource]  # in the query string
+        self._validate_resource_uris(request, resource)
+        return resource
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
-        super()._save_bearer_token(token, request, *args, **kwargs)
-        if isinstance(request.client, Application):
-            application_mark_used(application=request.client)
+        """RFC 6749 §5.1 and §6: store what is issued, spending the code or rotating the refresh token.
+
+        DOT's save_bearer_token runs this in a transaction; the view opens
+        none around the request. The first write decides which of concurrent
+        requests with one code or one refresh token wins: recording the code
+        redeemed (unique per code), or marking the refresh token revoked
+        where it is not yet. A request that cannot lost to one that arrived
+        with it, a client's retry (RFC 9700 §4.14.2 leaves room for it):
+        `invalid_grant`, nothing written, and the winner's tokens stay valid.
+        The losing request waits for the winner's transaction (no SKIP
+        LOCKED): should that one roll back, the other goes on.
+
+        A refresh reuses the previous access token's row for the new access
+        token, so that its old value stops working in the same statement:
+        rotating is three writes (the old refresh token revoked, the access
+        token, the new refresh token) where deleting the old access token
+        through Django's collector is two more.
+        """
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        if request.grant_type == "authorization_code":
+            self._redeem_code(token, request)
+            previous = None
+        else:
+            previous = self._revoke_rotated(request)
+        now = timezone.now()
+        access = self._store_access_token(token, request, now=now, previous=previous)
+        refresh = get_refresh_token_model()(
+            user=request.user,
+            application=request.client,
+            access_token=access,
+            token_family=previous.token_family if previous is not None and previous.token_family else uuid.uuid4(),
+            resource=request.resource,
+        )
+        set_token_value(refresh, token["refresh_token"])
+        refresh.save()
+        if request.grant_type == "refresh_token":
+            # A code's exchange follows its consent by at most AUTHORIZATION_CODE_EXPIRE_SECONDS,
+            # when consent_record noted it.
+            consent_mark_used(user_id=request.user.pk, application_id=request.client.pk)
+        audit_record(
+            kind=AuditEvent.Kind.TOKEN_ISSUED,
+            user=request.user,
+            application=request.client,
+            request=request,
+            grant_type=request.grant_type,
+            scope=token["scope"],
+            resource=list(request.resource),
+        )
+        application_mark_used(application=request.client)
+
+    def _redeem_code(self, token, request) -> None:
+        """RFC 6749 §4.1.2: the code is recorded as redeemed, with what it issues, before any
+        token is stored. The record is unique per code: a request that cannot write it lost the
+        code to a concurrent exchange (which it waited for, should that one roll back)."""
+        try:
+            RedeemedCode.objects.create(
+                code_checksum=checksum(request.code),
+                application=request.client,
+                access_token_checksum=checksum(token["access_token"]),
+                refresh_token_checksum=checksum(token["refresh_token"]),
+            )
+        except IntegrityError:
+            log.info("Concurrent exchange of one code by client %s: refused.", request.client.client_id)
+            raise errors.InvalidGrantError(request=request) from None
+
+    def _revoke_rotated(self, request):
+        """RFC 6749 §6: the presented refresh token ends as its successor is issued."""
+        previous = request.refresh_token_instance
+        revoked = (
+            get_refresh_token_model()
+            .objects.filter(pk=previous.pk, revoked__isnull=True)
+            .update(revoked=timezone.now(), updated=timezone.now(), access_token=None)
+        )
+        if not revoked:
+            log.info("Concurrent refresh of one refresh token by client %s: refused, family kept.",
+                     request.client.client_id)  # fmt: skip
+            raise errors.InvalidGrantError(request=request)
+        return previous
+
+    def _store_access_token(self, token, request, *, now, previous):
+        AccessToken = get_access_token_model()  # noqa: N806
+        id_token = request.id_token if "id_token" in token else None
+        if id_token is not None:
+            id_token.save()
+        access = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)),
+            id_token=id_token,
+            application=request.client,
+            source_refresh_token=previous,
+            resource=request.resource,
+        )
+        set_token_value(access, token["access_token"])
+        if previous is not None and previous.access_token_id is not None:
+            fields = {
+                field: getattr(access, field)
+                for field in ("user", "scope", "expires", "id_token", "application", "source_refresh_token", "resource")
+            }
+            reused = AccessToken.objects.filter(pk=previous.access_token_id).update(
+                **fields, token=access.token, token_checksum=checksum(token["access_token"]), created=now, updated=now
+            )
+            if reused:
+                access.pk = previous.access_token_id
+                return access
+        access.save()
+        return access
+
+    def _save_id_token(self, jti, request, expires, *args, **kwargs):
+        """OIDC Core §3.1.3.3: the ID token's row, saved with the tokens it comes with.
+
+        DOT saves it in a transaction of its own as it signs it, and leaves
+        it on oauthlib's request (`request.id_token`); _save_bearer_token
+        saves it in the tokens' transaction, so that a refused request
+        leaves none behind and one commit makes the whole issue durable.
+        """
+        return get_id_token_model()(
+            user=request.user,
+            scope=request.scope or " ".join(request.scopes),
+            expires=expires,
+            jti=jti,
+            application=request.client,
+        )
 
     def validate_client_id(self, client_id, request, *args, **kwargs):
         """A client_id that is a metadata document's URL, seen for the first time, makes
@@ -332,67 +501,92 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         return valid
 
     def validate_bearer_token(self, token, scopes, request):
-        """A token used at one of our resources (the APIs, userinfo) counts as the app's last use."""
-        valid = super().validate_bearer_token(token, scopes, request)
-        access_token = getattr(request, "access_token", None) if valid else None
-        if access_token is not None and access_token.user_id and access_token.application_id:
-            consent_mark_used(user_id=access_token.user_id, application_id=access_token.application_id)
-        return valid
+        """RFC 6750 at the provider's own resources (userinfo): idp.bearer's rule, for the URL
+        the token is used at, as the API and /mcp apply it. A token used counts as the app's last use."""
+        if not token:
+            return False
+        resource = settings.SITE_URL + urlsplit(getattr(request, "uri", None) or "").path
+        verdict = bearer_verify(raw_token=token, resource=resource)
+        grant = verdict.grant
+        if grant is None or not grant.allow_scopes(scopes or []):
+            request.oauth2_error = {
+                "error": "invalid_token",
+                "error_description": verdict.problem or "The access token lacks a scope this needs.",
+            }
+            return False
+        request.user = grant.user
+        request.scopes = sorted(grant.scopes)
+        request.access_token = grant
+        consent_mark_used(user_id=grant.user.pk, application_id=grant.application_id)
+        return True
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        """RFC 6749 §6 and RFC 9700 §4.14.2: one rotation per refresh token, even
-        under concurrency, and a reuse after rotation revokes the family.
+        """RFC 6749 §6 and RFC 9700 §4.14.2: a refresh token is used once, and a reuse after its
+        rotation revokes its family.
 
-        The token's row is locked for the request's transaction, so that of
-        concurrent requests exactly one rotates it (on PostgreSQL the others
-        wait here; SQLite's IMMEDIATE transactions already run one at a
-        time). A request that found the token active when it arrived but
-        finds it rotated once it holds the lock, or that presents it within
-        IDP_REFRESH_RETRY_SECONDS of its rotation, is a concurrent duplicate
-        (a client's retry of one refresh), not proof of theft: it gets
-        `invalid_grant` and the winner's new pair stays valid. A token
-        presented later than that is a reuse: DOT revokes its whole family
-        (REFRESH_TOKEN_REUSE_PROTECTION), which is recorded in the audit log
-        when it ended live tokens (the presented token was revoked before this
-        request, and members of its family during it).
+        A rotated token presented again within IDP_REFRESH_RETRY_SECONDS of
+        its rotation is a client's retry of one refresh, not proof of theft:
+        `invalid_grant`, and the family is kept. Later, it is a reuse: the whole
+        family is revoked (REFRESH_TOKEN_REUSE_PROTECTION), and recorded in the
+        audit log when that ended live tokens. A request that found the token
+        active but lost it to a concurrent one is refused when it stores its
+        tokens (_save_bearer_token). The row is read once (idp.token_rows).
         """
-        started = timezone.now()
-        rows = list(
-            get_refresh_token_model().objects.select_for_update().filter(token_checksum=checksum(refresh_token))
-        )
-        seen_active = request.headers.get(REFRESH_SEEN_ACTIVE) == "1"
-        window = timedelta(seconds=settings.IDP_REFRESH_RETRY_SECONDS)
-        rotated_just_now = [
-            row
-            for row in rows
-            if row.revoked is not None
-            and timezone.now() - row.revoked < window
-            and get_access_token_model().objects.filter(source_refresh_token=row).exists()
-        ]
-        if rows and all(row.revoked is not None for row in rows) and (seen_active or rotated_just_now):
-            log.info("Concurrent refresh of one refresh token by client %s: refused, family kept.", client.client_id)
+        row = refresh_token_row(request, refresh_token)
+        if row is None:
             return False
-        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if not valid and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
-            RefreshToken = get_refresh_token_model()  # noqa: N806
-            presented = (
-                RefreshToken.objects.filter(token_checksum=checksum(refresh_token), revoked__lt=started)
-                .exclude(token_family=None)
-                .select_related("user", "application")
-                .order_by("-revoked")
-                .first()
+        if row.revoked is not None:
+            self._refuse_presented_again(row, client, request)
+            return False
+        if row.access_token is None:
+            return False  # its access token was revoked on its own: nothing is left to refresh
+        lifetime = refresh_token_expire_timedelta()
+        if lifetime and row.access_token.expires + lifetime <= timezone.now():
+            return False  # REFRESH_TOKEN_EXPIRE_SECONDS after its last access token expired
+        if row.application_id != client.pk:
+            return False
+        request.user = row.user
+        request.refresh_token = refresh_token
+        # DOT's name for it, read by get_original_scopes and the resource rules.
+        request.refresh_token_instance = row
+        return True
+
+    def _refuse_presented_again(self, row, client, request) -> None:
+        window = timedelta(seconds=settings.IDP_REFRESH_RETRY_SECONDS)
+        # Rotated (it has a successor), not revoked on purpose (RFC 7009, the admin, a family revoked).
+        rotated = get_access_token_model().objects.filter(source_refresh_token=row).exists()
+        if rotated and timezone.now() - row.revoked < window:
+            log.info("Refresh token presented again by client %s at once: refused, family kept.", client.client_id)
+            return
+        if not oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION or not row.token_family:
+            return
+        RefreshToken = get_refresh_token_model()  # noqa: N806
+        live = RefreshToken.objects.filter(token_family=row.token_family, revoked__isnull=True).exists()
+        RefreshToken.revoke_family(row.token_family)
+        if live:
+            audit_record(
+                kind=AuditEvent.Kind.REFRESH_TOKEN_REUSED, user=row.user, application=row.application, request=request
             )
-            if (
-                presented is not None
-                and RefreshToken.objects.filter(token_family=presented.token_family, revoked__gte=started).exists()
-            ):
-                audit_record(
-                    kind=AuditEvent.Kind.REFRESH_TOKEN_REUSED,
-                    user=presented.user,
-                    application=presented.application,
-                    request=request,
-                )
-        return valid
+
+    def offer_read_client(self, request) -> None:
+        """oauthlib pre_token hook (idp.oauth2_server): the code's or refresh token's application,
+        read with its row, becomes the request's client before the client authenticates.
+
+        DOT's client authentication keeps `request.client` only when it is
+        the client_id the request authenticates as, and usable (enabled);
+        otherwise it reads the application named. A metadata-document client
+        is fetched again when its cached document is stale, as on DOT's own read.
+        """
+        if request.client is not None:
+            return
+        if request.grant_type == "authorization_code":
+            row = grant_row(request, request.code)
+        elif request.grant_type == "refresh_token":
+            row = refresh_token_row(request, request.refresh_token)
+        else:
+            return
+        if row is not None and row.application is not None:
+            request.client = cimd.refresh_if_stale(row.application, request)
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
         """RFC 7009: a client revoked one of its tokens. Audited with the

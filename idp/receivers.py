@@ -1,4 +1,4 @@
-"""Audit events of things done outside our own code: Django's login, DOT's token endpoint.
+"""Audit events of things done outside our own code: Django's login and django-axes.
 
 Connected in IdpConfig.ready(). Each receiver only records; no rule lives here.
 """
@@ -12,10 +12,9 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.dispatch import receiver
-from oauth2_provider.signals import app_authorized
 
 from idp.models import AuditEvent
-from idp.services import audit_record, consent_mark_used
+from idp.services import audit_record
 
 # Which way in a login came, by the authentication backend Django names on the user.
 _LOGIN_METHODS = {
@@ -77,19 +76,3 @@ def record_login_lockout(sender, request, username=None, ip_address=None, **kwar
         failure_limit=settings.AXES_FAILURE_LIMIT,
         cooloff_minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
     )
-
-
-@receiver(app_authorized, dispatch_uid="idp.audit.token_issued")
-def record_token_issued(sender, request, token, **kwargs) -> None:
-    """DOT's token endpoint issued an access token (a code exchanged, or a refresh)."""
-    audit_record(
-        kind=AuditEvent.Kind.TOKEN_ISSUED,
-        user=token.user,
-        application=token.application,
-        request=request,
-        grant_type=request.POST.get("grant_type", ""),
-        scope=token.scope,
-        resource=list(token.resource or []),
-    )
-    if token.user_id:
-        consent_mark_used(user_id=token.user_id, application_id=token.application_id)

@@ -1,8 +1,7 @@
-"""Reads for the provider: bearer checks for resource servers, a person's connected apps, an app's setup card."""
+"""Reads for the provider: a person's connected apps, an app's setup card (bearer tokens: idp.bearer)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -10,50 +9,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from oauth2_provider.models import AbstractAccessToken, get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.scopes import get_scopes_backend
 
 from idp.models import Application, Consent
 from idp.services import GPT_ACTION_CALLBACK_HOSTS, GPT_ACTION_TOKEN_EXCHANGE_METHOD
 from idp.validators import is_loopback_host
-
-
-@dataclass(frozen=True)
-class BearerCheck:
-    """The token a bearer value stands for, or why it is refused (RFC 6750 §3.1 `invalid_token`)."""
-
-    token: AbstractAccessToken | None
-    problem: str = ""
-
-    @property
-    def scopes(self) -> frozenset[str]:
-        return frozenset(self.token.scope.split()) if self.token else frozenset()
-
-
-def access_token_check(*, raw_token: str, resource: str) -> BearerCheck:
-    """The access token `raw_token` if it may be used at `resource`.
-
-    Tokens are stored as SHA-256 checksums (COMPLIANT_BCP_RFC9700_TOKEN_STORAGE),
-    as DOT looks them up; a revoked token is deleted. RFC 8707: the token's
-    audience must be exactly [`resource`]; one issued without a resource, or
-    for another, is refused, never passed on. Its app must be enabled and its
-    user active.
-    """
-    checksum = hashlib.sha256(raw_token.encode()).hexdigest()
-    token = (
-        get_access_token_model().objects.select_related("application", "user").filter(token_checksum=checksum).first()
-    )
-    if token is None:
-        return BearerCheck(None, "The access token is not valid: unknown or revoked.")
-    if token.is_expired():
-        return BearerCheck(None, "The access token has expired.")
-    if token.resource != [resource]:
-        return BearerCheck(None, f"The access token was not issued for {resource} (RFC 8707 resource).")
-    if token.user is None or not token.user.is_active:
-        return BearerCheck(None, "The access token's user cannot sign in any more.")
-    if token.application is None or not token.application.is_enabled:
-        return BearerCheck(None, "The access token's app has been disabled.")
-    return BearerCheck(token)
 
 
 @dataclass(frozen=True)

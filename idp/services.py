@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -402,19 +403,38 @@ def consent_record(*, user, application: Application, scopes: list[str]) -> Cons
     return consent
 
 
+# When this process last noted each (person, app), by time.monotonic().
+_consent_noted: dict[tuple[int, int], float] = {}
+_CONSENT_NOTED_LIMIT = 100_000
+
+
 def consent_mark_used(*, user_id: int, application_id: int) -> None:
     """Note that the app got or used a token for the person.
 
-    On the hot path of every API call, so cheap: at most one UPDATE per
-    person and app per minute in each process (the cache says whether this
-    minute's is done), and none when the row is already that fresh.
+    On the hot path of every API call, so it costs nothing on most: each
+    process notes a (person, app) at most once a minute, remembered in
+    memory; the shared cache then lets one process of all write it, and
+    the UPDATE changes nothing when the row is already that fresh.
     """
+    key = (user_id, application_id)
+    now = time.monotonic()
+    noted = _consent_noted.get(key)
+    if noted is not None and now - noted < CONSENT_LAST_USED_RESOLUTION.total_seconds():
+        return
+    if len(_consent_noted) >= _CONSENT_NOTED_LIMIT:
+        _consent_noted.clear()
+    _consent_noted[key] = now
     if not cache.add(f"idp:consent-used:{user_id}:{application_id}", True, CONSENT_LAST_USED_RESOLUTION.seconds):
         return
-    now = timezone.now()
+    moment = timezone.now()
     Consent.objects.filter(
-        user_id=user_id, application_id=application_id, last_used_at__lt=now - CONSENT_LAST_USED_RESOLUTION
-    ).update(last_used_at=now)
+        user_id=user_id, application_id=application_id, last_used_at__lt=moment - CONSENT_LAST_USED_RESOLUTION
+    ).update(last_used_at=moment)
+
+
+def consent_forget_noted_uses() -> None:
+    """Forget which uses this process noted, so that the next one is written (tests, and the shared cache cleared)."""
+    _consent_noted.clear()
 
 
 @transaction.atomic

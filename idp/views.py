@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import View
 from oauth2_provider import views as dot
 from oauth2_provider.compat import login_not_required
@@ -30,11 +31,11 @@ from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from idp.authentication import REQUEST_ATTRIBUTE, SESSION_KEY, from_session
+from idp.bearer import bearer_verify
 from idp.cimd import cimd_refusal
 from idp.client_assertions import assertion_issuer, signing_algorithms
 from idp.client_metadata import ClientMetadata, ClientMetadataError, client_metadata_accept
 from idp.models import Application, AuditEvent, ClientKeys
-from idp.oauth2_validators import REFRESH_SEEN_ACTIVE, refresh_token_is_active
 from idp.ratelimit import RateLimit, client_address, too_many_requests
 from idp.resources import refuse_unserved_resources
 from idp.services import audit_record, client_keys_record
@@ -219,10 +220,11 @@ class TokenView(dot.TokenView):
     (RFC 6585 §4) until the window ends, so a client secret cannot be guessed
     at speed (RFC 6819 §5.1.4.2.3).
 
-    The request's transaction is opened here rather than by ATOMIC_REQUESTS,
-    so that a refresh token's state can be read as the request arrives,
-    before it waits for a concurrent one (see
-    TaskgateOAuth2Validator.validate_refresh_token).
+    No transaction spans the request (not ATOMIC_REQUESTS): what is issued
+    is stored in the one DOT's save_bearer_token opens, whose first write
+    decides which of concurrent requests with one code or refresh token wins
+    (TaskgateOAuth2Validator._save_bearer_token). The checks before it only
+    read, and a refused reuse's revocations are committed as they are made.
     """
 
     # csrf_exempt again: DOT's is on the dispatch this overrides.
@@ -230,6 +232,20 @@ class TokenView(dot.TokenView):
     @method_decorator(transaction.non_atomic_requests)
     def dispatch(self, request, *args, **kwargs):
         return super().dispatch(request, *args, **kwargs)
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def authorization_flow_token_response(self, request, *args, **kwargs):
+        """The token response as oauthlib made it.
+
+        DOT's reads the issued access token back to send `app_authorized`;
+        the validator has recorded the issue already (the audit event is
+        written with the tokens), so that read and the signal are left out.
+        """
+        url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
 
     def post(self, request, *args, **kwargs):
         if any("\x00" in value for _, values in request.POST.lists() for value in values):
@@ -246,11 +262,7 @@ class TokenView(dot.TokenView):
         if waits:
             wait = max(waits)
             return too_many_requests(wait, f"Too many failed client authentications; retry in {wait} s.")
-        if request.POST.get("grant_type") == "refresh_token" and request.POST.get("refresh_token"):
-            active = refresh_token_is_active(request.POST["refresh_token"])
-            request.META[REFRESH_SEEN_ACTIVE] = "1" if active else "0"
-        with transaction.atomic():
-            response = self.authorization_flow_token_response(request)
+        response = self.authorization_flow_token_response(request)
         if response.status_code >= HTTPStatus.BAD_REQUEST and response["Content-Type"].startswith("text/html"):
             response["Content-Type"] = "application/json"
         if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
@@ -363,6 +375,8 @@ def _request_client_id(request: HttpRequest) -> str | None:
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
+# A read: no transaction, whose BEGIN and COMMIT would cost two statements of four.
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class IntrospectView(dot.IntrospectTokenView):
     """RFC 7662 token introspection, for POST only (§2.1).
 
@@ -394,14 +408,32 @@ class IntrospectView(dot.IntrospectTokenView):
         return response
 
     def post(self, request, *args, **kwargs):
-        response = self.get_token_response(request.POST.get("token"))
-        data = json.loads(response.content)
-        caller = _request_client_id(request)
-        if data.get("active") and caller and data.get("client_id") != caller:
-            # Another client's token: say no more than "not active" (RFC 7662 §4).
-            response = JsonResponse({"active": False})
+        raw_token = request.POST.get("token")
+        if raw_token is None:
+            response = self.get_token_response(None)
+        else:
+            response = JsonResponse(_introspection(raw_token, caller=_request_client_id(request)))
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _introspection(raw_token: str, *, caller: str | None) -> dict:
+    """RFC 7662 §2.2 by idp.bearer's rule: a token the API would refuse (revoked, expired,
+    its person made inactive, its app disabled) is not active, whatever its audience.
+    Another client's token gets no more than "not active" (RFC 7662 §4)."""
+    grant = bearer_verify(raw_token=raw_token, resource=None).grant
+    if grant is None or (caller and grant.client_id != caller):
+        return {"active": False}
+    data = {
+        "active": True,
+        "scope": grant.scope,
+        "exp": int(grant.expires.timestamp()),
+        "client_id": grant.client_id,
+        "username": grant.user.get_username(),
+    }
+    if grant.audience:
+        data["aud"] = list(grant.audience)
+    return data
 
 
 def _invalid_client() -> JsonResponse:

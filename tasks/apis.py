@@ -11,12 +11,15 @@ from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,6 +82,18 @@ class TaskApiView(APIView):
     renderer_classes = [JSONRenderer]
     # No OPTIONS answers: nothing in a browser calls this API across origins.
     metadata_class = None
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        """A write runs in one transaction, as ATOMIC_REQUESTS would run it (DRF's exception
+        handler rolls it back on an error). A read needs none: its one query sees one
+        snapshot anyway, and a transaction would cost a BEGIN and a COMMIT on every GET.
+        Within a caller's transaction, a read too gets a savepoint of its own, which DRF's
+        exception handler then rolls back instead of the caller's."""
+        if request.method in SAFE_METHODS and not transaction.get_connection().in_atomic_block:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
 
 
 def _task_of(request: Request, task_id: str) -> Task:

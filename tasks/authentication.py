@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication
-from oauth2_provider.models import AbstractAccessToken
 from oauth2_provider.www_authenticate import build_bearer_challenge
 from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from idp.bearer import Grant, bearer_verify
+from idp.services import consent_mark_used
 
 READ_SCOPE = "tasks:read"
 WRITE_SCOPE = "tasks:write"
@@ -15,7 +17,7 @@ WRITE_SCOPE = "tasks:write"
 
 def api_audience() -> str:
     """The resource indicator (RFC 8707 §2) that names the REST API."""
-    return settings.SITE_URL + "/api"
+    return settings.API_RESOURCE_URL
 
 
 class TokenAuthenticationFailed(exceptions.AuthenticationFailed):
@@ -40,37 +42,30 @@ class InsufficientScope(exceptions.PermissionDenied):
         )
 
 
-class TaskTokenAuthentication(OAuth2Authentication):
-    """Bearer access tokens of this provider, in the Authorization header only.
+class TaskTokenAuthentication(BaseAuthentication):
+    """Bearer access tokens of this provider, in the Authorization header only (RFC 6750 §2.1).
 
-    On top of DOT's checks (known, unexpired, app enabled), a token must be
-    meant for this API (RFC 8707): one issued without a `resource`, or with
-    SITE_URL/api among its resources. A token minted for another resource,
-    such as the MCP endpoint, is refused as `invalid_token`, never passed on.
-    A request that sends a bearer token that fails is refused outright,
-    rather than falling back to the browser session.
+    The rule is idp.bearer's, for the resource SITE_URL/api: a token issued
+    for another resource, such as the MCP endpoint, is refused as
+    `invalid_token`, never passed on. A request that sends a bearer token
+    that fails is refused outright, rather than falling back to the browser
+    session. `request.auth` is the token's idp.bearer.Grant.
     """
 
     www_authenticate_realm = "api"
 
     def authenticate(self, request):
-        result = super().authenticate(request)
-        if result is None:
-            if request.headers.get("Authorization", "")[:7].lower() == "bearer " or getattr(
-                request, "oauth2_error", None
-            ):
-                request.oauth2_error = request.oauth2_error or {
-                    "error": "invalid_token",
-                    "error_description": "The access token is invalid.",
-                }
-                raise TokenAuthenticationFailed(request.oauth2_error.get("error_description"))
+        scheme, _, raw_token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
             return None
-        user, token = result
-        if token.resource and api_audience() not in token.resource:
-            self._refuse(request, "The access token was issued for another resource.")
-        if not user.is_active:
-            self._refuse(request, "The access token is invalid.")
-        return user, token
+        if "access_token" in request.query_params:
+            # RFC 9700 §4.3.2: a token in the URL is refused, even beside one in the header.
+            self._refuse(request, "Send the access token in the Authorization header only.")
+        verdict = bearer_verify(raw_token=raw_token.strip(), resource=api_audience())
+        if verdict.grant is None:
+            self._refuse(request, verdict.problem)
+        consent_mark_used(user_id=verdict.grant.user.pk, application_id=verdict.grant.application_id)
+        return verdict.grant.user, verdict.grant
 
     def _refuse(self, request, description: str):
         request.oauth2_error = {"error": "invalid_token", "error_description": description}
@@ -101,7 +96,7 @@ class HasTaskScope(BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         token = request.auth
-        if not isinstance(token, AbstractAccessToken):
+        if not isinstance(token, Grant):
             return True
         scope = required_scope(request.method)
         if not token.allow_scopes([scope]):

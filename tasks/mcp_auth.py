@@ -16,7 +16,7 @@ from django.db import close_old_connections, connections
 from django.urls import reverse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idp.selectors import BearerCheck, access_token_check
+from idp.bearer import Verdict, bearer_verify
 from idp.services import consent_mark_used
 
 PRINCIPAL = "taskgate.principal"
@@ -104,13 +104,13 @@ async def _send_json(send: Send, status: int, body: dict, challenge: str) -> Non
     await send({"type": "http.response.body", "body": content})
 
 
-def _check_and_note_use(raw_token: str) -> BearerCheck:
-    """The token check, and a valid token's use noted for the person's Connected apps
-    (at most one write a minute: idp.services.consent_mark_used), in one trip to a thread."""
-    check = access_token_check(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
-    if check.token is not None:
-        consent_mark_used(user_id=check.token.user_id, application_id=check.token.application_id)
-    return check
+def _check_and_note_use(raw_token: str) -> Verdict:
+    """The token check (idp.bearer), and a valid token's use noted for the person's Connected apps
+    (idp.services.consent_mark_used), in one trip to a thread."""
+    verdict = bearer_verify(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
+    if verdict.grant is not None:
+        consent_mark_used(user_id=verdict.grant.user.pk, application_id=verdict.grant.application_id)
+    return verdict
 
 
 def _bearer_token(scope: Scope) -> str | None:
@@ -140,6 +140,10 @@ def _tool_calls(body: bytes) -> list[tuple[object, str]]:
 
 class BearerAuth:
     """ASGI middleware in front of the MCP app.
+
+    Not the MCP SDK's BearerAuthBackend and RequireAuthMiddleware: their
+    challenge carries neither the `scope` to ask for (MCP scope step-up) nor
+    why a token was refused, and a tool's scope is known only from the body.
 
     401 for a missing or refused token, 403 for a tools/call whose tool needs
     a scope the token lacks (checked before the tool runs, so that MCP clients
@@ -176,7 +180,7 @@ class BearerAuth:
             )
             return
         check = await sync_to_async(_check_and_note_use)(raw_token)
-        if check.token is None:
+        if check.grant is None:
             await _send_json(
                 send,
                 401,
@@ -184,7 +188,7 @@ class BearerAuth:
                 unauthorized_challenge(check.problem),
             )
             return
-        scope[PRINCIPAL] = Principal(user=check.token.user, scopes=check.scopes)
+        scope[PRINCIPAL] = Principal(user=check.grant.user, scopes=check.scopes)
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return

@@ -105,6 +105,14 @@ def _fresh_rate_limits(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_consent_notes() -> None:
+    """Every test starts with no "last used" noted in this process (idp.services.consent_mark_used)."""
+    from idp.services import consent_forget_noted_uses
+
+    consent_forget_noted_uses()
+
+
+@pytest.fixture(autouse=True)
 def _live_server_helper() -> None:
     """Replaces pytest-django's helper of the same name, which expects its own
     `live_server` object (and fails on ours): ours asks for transactional_db itself."""

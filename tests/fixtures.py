@@ -85,6 +85,17 @@ def logged_in_client(client, user):
     return client
 
 
+@pytest.fixture
+def token_cache_live():
+    """This process's verified-token cache serving, as in a server process that listens
+    (idp.token_cache), but with no listening thread: a test delivers the notices itself."""
+    from idp import token_cache
+
+    token_cache.cache.go_live(heard_for=3600)
+    yield token_cache.cache
+    token_cache.cache.go_dark()
+
+
 def pkce_pair() -> tuple[str, str]:
     """RFC 7636 §4.1-4.2: a 43-128 character verifier and its S256 challenge."""
     verifier = secrets.token_urlsafe(48)

@@ -14,6 +14,12 @@ class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
+    # django-oauth-toolkit's tables point at the swapped Application model
+    # (its documented way): without this, a later migration that depends on
+    # oauth2_provider could order its first migration before this one.
+    run_before = [
+        ('oauth2_provider', '0001_initial'),
+    ]
 
     operations = [
         migrations.CreateModel(

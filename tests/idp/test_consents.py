@@ -11,18 +11,24 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from idp.models import Consent
-from idp.services import consent_mark_used, consent_revoke
+from idp.services import consent_forget_noted_uses, consent_mark_used, consent_revoke
 from tests.fixtures import pkce_pair
 from tests.idp.test_authorization import authorize_url, consent_form_data
 from tests.idp.test_token import basic, exchange, obtain_code
 
 
+def forget_noted_uses() -> None:
+    """consent_mark_used remembers its last write in the process and in the cache."""
+    cache.clear()
+    consent_forget_noted_uses()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """consent_mark_used remembers its last write in the cache: start each test without it."""
-    cache.clear()
+    """Start each test without a noted use."""
+    forget_noted_uses()
     yield
-    cache.clear()
+    forget_noted_uses()
 
 
 def allow(client, application, scope: str) -> tuple[dict, str]:
@@ -67,7 +73,7 @@ def test_using_a_token_at_userinfo_marks_the_consent_used(logged_in_client, clie
     tokens, _ = allow(logged_in_client, application, "openid")
     long_ago = timezone.now() - timedelta(days=3)
     Consent.objects.update(last_used_at=long_ago)
-    cache.clear()
+    forget_noted_uses()
 
     response = client.get("/idp/userinfo", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
 
@@ -79,7 +85,7 @@ def test_last_used_is_written_at_most_once_a_minute_per_person_and_app(logged_in
     allow(logged_in_client, application, "openid")
     long_ago = timezone.now() - timedelta(days=3)
     Consent.objects.update(last_used_at=long_ago)
-    cache.clear()
+    forget_noted_uses()
 
     consent_mark_used(user_id=user.pk, application_id=application.pk)
     written = Consent.objects.get().last_used_at

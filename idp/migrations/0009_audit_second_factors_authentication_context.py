@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('idp', '0007_audit_app_deleted_email_changed'),
+        ('idp', '0008_token_cache_notices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
