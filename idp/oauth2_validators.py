@@ -28,7 +28,6 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from idp.authentication import (
     REQUEST_ATTRIBUTE,
-    authentication_for_access_token,
     authentication_for_access_token_id,
     authentication_for_token_request,
     authentication_link_code,
@@ -63,7 +62,7 @@ def _authentication(request):
         if isinstance(getattr(access_token, "token_id", None), int):
             authentication = authentication_for_access_token_id(access_token.token_id)  # userinfo (idp.bearer)
         elif isinstance(access_token, get_access_token_model()):
-            authentication = authentication_for_access_token(access_token)
+            authentication = authentication_for_access_token_id(access_token.pk)
         else:
             authentication = authentication_for_token_request(request)
         found = request.taskgate_authentication_found = (authentication,)
