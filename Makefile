@@ -46,7 +46,7 @@ run: .venv/.installed .env
 	$(RUN) python manage.py migrate --noinput
 	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) python manage.py setup_demo
 	@echo "Serving http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(RUN) python -m config.serve --host $(HOST) --port $(PORT)
 
 lint: .venv/.installed
 	$(RUN) ruff check .

@@ -1,6 +1,6 @@
 """Latency of /mcp requests over real HTTP: tools/list and tools/call, each on a fresh connection.
 
-Not part of `make test`. Against a running server (e.g. `uvicorn config.asgi:application --workers 2`):
+Not part of `make test`. Against a running server (e.g. `python -m config.serve --workers 2`):
 
     python benchmarks/mcp_requests.py --url http://127.0.0.1:8000/mcp --token <access token for /mcp> -n 200
 

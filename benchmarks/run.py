@@ -3,17 +3,23 @@
     python -m benchmarks.run [--duration 10] [--connections 32] [--quick]
 
 What it does, in order:
-1. Starts the production stack: uvicorn with one worker per core, DEBUG off,
-   the database of DATABASE_URL (SQLite in .bench/ with a warning when unset),
-   Redis for the cache when one answers, and the peer (benchmarks/peer/,
-   oidc-provider with an equivalent client, rotating refresh tokens, opaque
-   access tokens, on a cluster of as many workers).
+1. Starts the production stack (granian's WSGI server, config.wsgi, one
+   worker per core, DEBUG off), the ceiling (the same site under
+   `uvicorn config.asgi:application`, 2 workers, as before the server
+   changed: the discovery document served there is the measure of the
+   machine), the database of DATABASE_URL (SQLite in .bench/ with a warning
+   when unset), Redis for the cache when one answers, and the peer
+   (benchmarks/peer/, oidc-provider with an equivalent client, rotating
+   refresh tokens, opaque access tokens) twice: in one Node process with its
+   storage in memory (its best case, which the ratios use), and on a cluster
+   of as many workers sharing Redis.
 2. Mints what the stateful scenarios use up (codes, refresh tokens) ahead of
    each run, then drives every scenario with wrk from a separate process on
    loopback: a warm-up, then a fixed number of connections for a fixed time.
 3. Growth: `GET /api/tasks` and introspection with 10^3 and 10^6 access
    tokens in the table, and 10^2 and 10^5 tasks for the user.
-4. Writes benchmarks/results/latest.{json,md,png} and prints the table.
+4. Counts the SQL statements of one request of each path (benchmarks/statements.py).
+5. Writes benchmarks/results/latest.{json,md,png} and prints the table.
 
 DATABASE_URL must name a database the benchmark may fill: it writes only its
 own user, app, tokens and tasks, and removes them at the end.
@@ -41,6 +47,10 @@ from urllib.parse import quote
 
 from benchmarks import report
 from benchmarks.seed import REDIRECT_URI
+from config import serve
+
+# DJANGO_THREADS's default in config/settings.py: the production server's threads per worker.
+DEFAULT_THREADS = 2
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = BASE_DIR / ".bench"
@@ -179,15 +189,17 @@ class Process:
 
 
 class Ours:
-    """Taskgate under uvicorn, and the seed commands that fill its database."""
+    """Taskgate on its production server, the ceiling's server, and the seed commands that fill its database."""
 
-    def __init__(self, *, workers: int, database_url: str) -> None:
-        self.port = free_port()
+    def __init__(self, *, workers: int, threads: int, database_url: str) -> None:
+        self.port, self.ceiling_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ceiling_url = f"http://127.0.0.1:{self.ceiling_port}"
+        self.threads = threads
         key = BENCH_DIR / "signing-key.pem"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OIDC_", "IDP_"))},
-            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_ENV_FILE": "",
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -204,6 +216,7 @@ class Ours:
             self.manage("create_signing_key", str(key), env={"DJANGO_DEBUG": "1", "OIDC_RSA_PRIVATE_KEY_FILE": ""})
         self.workers = workers
         self.server: Process | None = None
+        self.ceiling: Process | None = None
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
         return self._python(["manage.py", *args], env)
@@ -225,19 +238,39 @@ class Ours:
         return completed.stdout
 
     def start(self) -> None:
-        command = [
-            sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", str(self.workers), "--no-access-log", "--log-level", "warning",
+        # The production server, as `make run` and the README's deployment section start it,
+        # with the bare view added (benchmarks/wsgi.py).
+        command = serve.command(
+            host="127.0.0.1", port=self.port, workers=self.workers, threads=self.threads,
+            app="benchmarks.wsgi:application",
+        ) + ["--log-level", "warning"]  # fmt: skip
+        self.server = Process("taskgate", command, {**self.env, "DJANGO_THREADS": str(self.threads)})
+        # The ceiling: the same site served as before the server changed (uvicorn, 2 workers).
+        ceiling = [
+            sys.executable, "-m", "uvicorn", "benchmarks.asgi:application", "--host", "127.0.0.1",
+            "--port", str(self.ceiling_port), "--workers", "2", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-        self.server = Process("taskgate", command, self.env)
-        self.server.wait_for(f"{self.url}/bench/bare")
-        # Every worker answers before measuring: each loads Django on its first request.
-        for _ in range(self.workers * 8):
-            urllib.request.urlopen(f"{self.url}/bench/bare", timeout=10).read()  # noqa: S310
+        # DJANGO_THREADS as it was then, so that the ceiling stays comparable from run to run.
+        self.ceiling = Process("ceiling", ceiling, {**self.env, "SITE_URL": self.ceiling_url, "DJANGO_THREADS": "10"})
+        for process, url, workers in ((self.server, self.url, self.workers), (self.ceiling, self.ceiling_url, 2)):
+            process.wait_for(f"{url}/bench/bare")
+            # Every worker answers before measuring: each loads Django on its first request.
+            for _ in range(workers * 8):
+                urllib.request.urlopen(f"{url}/bench/bare", timeout=10).read()  # noqa: S310
 
     def stop(self) -> None:
-        if self.server:
-            self.server.stop()
+        for process in (self.server, self.ceiling):
+            if process:
+                process.stop()
+
+    def statements(self, credentials: dict) -> dict[str, int]:
+        """SQL statements of one request of each path (benchmarks/statements.py)."""
+        path = BENCH_DIR / "credentials.json"
+        path.write_text(json.dumps(credentials))
+        try:
+            return json.loads(self._python(["-m", "benchmarks.statements", str(path)]).strip().splitlines()[-1])
+        finally:
+            path.unlink()
 
     def mint(self, kind: str, count: int, path: Path) -> None:
         self.seed("codes" if kind == "code" else "refresh", str(count), str(path))
@@ -248,9 +281,14 @@ class Ours:
 
 
 class Peer:
-    """oidc-provider (benchmarks/peer/server.mjs) on a node cluster, and its mint server."""
+    """oidc-provider (benchmarks/peer/server.mjs) and its mint server.
 
-    def __init__(self, *, workers: int) -> None:
+    `storage` "memory": one Node process keeping its state in memory, the
+    peer's best case; "redis": a node cluster of `workers` sharing Redis.
+    """
+
+    def __init__(self, *, storage: str, workers: int) -> None:
+        self.name = "peer" if storage == "memory" else "peer cluster"
         self.port, self.mint_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.client_id, self.client_secret = "bench-client", secrets.token_urlsafe(32)
@@ -259,14 +297,15 @@ class Peer:
             "NODE_ENV": "production",
             "PEER_PORT": str(self.port),
             "PEER_MINT_PORT": str(self.mint_port),
-            "PEER_WORKERS": str(workers),
+            "PEER_STORAGE": storage,
+            "PEER_WORKERS": str(1 if storage == "memory" else workers),
             "PEER_CLIENT_SECRET": self.client_secret,
             "REDIS_URL": f"redis://{REDIS[0]}:{REDIS[1]}",
         }
         self.server: Process | None = None
 
     def start(self) -> None:
-        self.server = Process("peer", ["node", "server.mjs"], self.env, cwd=PEER_DIR)
+        self.server = Process(self.name.replace(" ", "-"), ["node", "server.mjs"], self.env, cwd=PEER_DIR)
         self.server.wait_for(f"{self.url}/.well-known/openid-configuration")
         metadata = json.loads(urllib.request.urlopen(f"{self.url}/.well-known/openid-configuration").read())  # noqa: S310
         self.token_path = metadata["token_endpoint"].removeprefix(self.url)
@@ -298,7 +337,7 @@ class Peer:
         return self._mint("access", 1)[0]
 
 
-def scenarios(credentials: dict, peer: Peer | None) -> list[Scenario]:
+def scenarios(credentials: dict, peers: list[Peer]) -> list[Scenario]:
     ours_basic = basic(credentials["client_id"], credentials["client_secret"])
     api = f"Authorization: Bearer {credentials['api_token']}"
     redirect = quote(REDIRECT_URI, safe="")
@@ -314,6 +353,7 @@ def scenarios(credentials: dict, peer: Peer | None) -> list[Scenario]:
         "MCP-Protocol-Version: 2025-06-18",
     ]
     listed = [
+        Scenario("discovery", "ceiling", "GET", "/.well-known/openid-configuration"),
         Scenario("bare view", "ours", "GET", "/bench/bare"),
         Scenario("discovery", "ours", "GET", "/.well-known/openid-configuration"),
         Scenario("refresh grant", "ours", "POST", "/idp/token", [ours_basic, FORM], refresh, lines="refresh"),
@@ -332,15 +372,15 @@ def scenarios(credentials: dict, peer: Peer | None) -> list[Scenario]:
         ),  # fmt: skip
         Scenario("MCP list_tasks", "ours", "POST", "/mcp", mcp_headers, mcp_call),
     ]
-    if peer is not None:
+    for peer in peers:
         peer_basic = basic(peer.client_id, peer.client_secret)
         listed += [
-            Scenario("discovery", "peer", "GET", "/.well-known/openid-configuration"),
-            Scenario("refresh grant", "peer", "POST", peer.token_path, [peer_basic, FORM], refresh, lines="refresh"),
-            Scenario("code exchange", "peer", "POST", peer.token_path, [peer_basic, FORM], exchange, lines="code"),
+            Scenario("discovery", peer.name, "GET", "/.well-known/openid-configuration"),
+            Scenario("refresh grant", peer.name, "POST", peer.token_path, [peer_basic, FORM], refresh, lines="refresh"),
+            Scenario("code exchange", peer.name, "POST", peer.token_path, [peer_basic, FORM], exchange, lines="code"),
             Scenario(
                 "introspection",
-                "peer",
+                peer.name,
                 "POST",
                 peer.introspection_path,
                 [peer_basic, FORM],
@@ -353,6 +393,7 @@ def scenarios(credentials: dict, peer: Peer | None) -> list[Scenario]:
 def measure(
     wrk: Wrk, scenario: Scenario, target, *, ours: Ours, warmup: float, duration: float, repeat: int = 1
 ) -> Result:
+    url = ours.ceiling_url if scenario.target == "ceiling" else target.url
     """Warm-up, then `repeat` measured runs, of which the median by req/s is kept.
 
     One-use values (codes, refresh tokens) are minted ahead of each run,
@@ -364,7 +405,7 @@ def measure(
         warm_count = 4000
         warm_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}-warm.txt"
         target.mint(scenario.lines, warm_count, warm_lines)
-    warm = wrk.run(target.url, scenario, warmup, warm_lines)
+    warm = wrk.run(url, scenario, warmup, warm_lines)
     runs = []
     for _ in range(repeat):
         measured_lines = None
@@ -374,12 +415,12 @@ def measure(
             count = int(rate * duration * (3 if ran_out else 1.5)) + 1000
             measured_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}.txt"
             target.mint(scenario.lines, count, measured_lines)
-        runs.append(wrk.run(target.url, scenario, duration, measured_lines))
+        runs.append(wrk.run(url, scenario, duration, measured_lines))
     result = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
     errors = f", {result.errors} errors {result.error_kinds}" if result.errors else ""
     spread = f"  (runs: {', '.join(f'{run.rps:.0f}' for run in runs)})" if repeat > 1 else ""
     say(
-        f"{scenario.target:<4} {scenario.name:<16} {result.rps:>8.1f} req/s  "
+        f"{scenario.target:<12} {scenario.name:<16} {result.rps:>8.1f} req/s  "
         f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms{errors}{spread}"
     )
     return result
@@ -392,7 +433,8 @@ def growth(wrk: Wrk, ours: Ours, *, warmup: float, duration: float, repeat: int,
     the mean of the two, so that a drift of the machine during the stage
     (this one shares its cores with other virtual machines) is not read as growth.
     """
-    probes = [s for s in scenarios(credentials, None) if s.name in ("GET /api/tasks", "introspection")]
+    probed = ("GET /api/tasks", "introspection")
+    probes = [s for s in scenarios(credentials, []) if s.target == "ours" and s.name in probed]
     small = ("10^3 tokens, 10^2 tasks", 1_000, 100)
     states = [small, ("10^6 tokens, 10^2 tasks", 1_000_000, 100), ("10^3 tokens, 10^5 tasks", 1_000, 100_000), small]
     rows = []
@@ -428,10 +470,12 @@ def machine(database_url: str, ours: Ours) -> dict:
         ours._python(
             [
                 "-c",
-                "import json, django, oauth2_provider, oauthlib, rest_framework, uvicorn, mcp, importlib.metadata as m;"
+                "import json, django, oauth2_provider, oauthlib, rest_framework, uvicorn, granian, mcp,"
+                " importlib.metadata as m;"
                 "print(json.dumps({'django': django.__version__, 'django-oauth-toolkit': oauth2_provider.__version__,"
                 "'oauthlib': oauthlib.__version__, 'djangorestframework': rest_framework.__version__,"
-                "'uvicorn': uvicorn.__version__, 'mcp': m.version('mcp'), 'psycopg': m.version('psycopg')}))",
+                "'uvicorn': uvicorn.__version__, 'granian': granian.__version__, 'mcp': m.version('mcp'),"
+                "'psycopg': m.version('psycopg')}))",
             ]
         )
     )
@@ -468,14 +512,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="server workers (default: one per core)")
+    parser.add_argument(
+        "--server-threads", type=int, default=None, help="threads per server worker (default: DJANGO_THREADS's default)"
+    )
     parser.add_argument("--only", help="comma-separated scenario names to run (e.g. 'refresh grant,bare view')")
     parser.add_argument("--no-peer", action="store_true", help="skip oidc-provider")
     parser.add_argument("--no-growth", action="store_true", help="skip the growth stage")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="where latest.{json,md,png} go")
     args = parser.parse_args(argv)
-    for name in ("duration", "warmup", "repeat", "connections", "threads", "workers"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+    for name in ("duration", "warmup", "repeat", "connections", "threads", "workers", "server_threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads (wrk gives each thread its connections)")
 
@@ -486,12 +533,12 @@ def main(argv: list[str] | None = None) -> None:
     if not database_url:
         database_url = f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}"
         say("WARNING: DATABASE_URL is not set; measuring on SQLite, not the production database (PostgreSQL).")
-    ours = Ours(workers=args.workers, database_url=database_url)
-    peer = None if args.no_peer else Peer(workers=args.workers)
-    if peer is not None and not (PEER_DIR / "node_modules").exists():
+    ours = Ours(workers=args.workers, threads=args.server_threads or DEFAULT_THREADS, database_url=database_url)
+    peers = [] if args.no_peer else [Peer(storage=storage, workers=args.workers) for storage in ("memory", "redis")]
+    if peers and not (PEER_DIR / "node_modules").exists():
         raise SystemExit("benchmarks/peer/node_modules is missing: `make bench` runs npm ci there.")
-    if peer is not None and not answers(*REDIS):
-        raise SystemExit("The peer keeps its state in Redis, and none answers on 127.0.0.1:6379.")
+    if peers and not answers(*REDIS):
+        raise SystemExit("The peer's cluster keeps its state in Redis, and none answers on 127.0.0.1:6379.")
 
     say("migrating and seeding")
     ours.manage("migrate", "--noinput")
@@ -500,15 +547,21 @@ def main(argv: list[str] | None = None) -> None:
     results: list[Result] = []
     growth_rows: list[dict] = []
     try:
+        say("counting SQL statements per path")
+        statements = ours.statements(credentials)
         ours.start()
-        if peer is not None:
+        for peer in peers:
             peer.start()
-        say(f"Taskgate on {ours.url} ({args.workers} workers), peer on {peer.url if peer else '-'}")
+        say(
+            f"Taskgate on {ours.url} ({args.workers} workers x {ours.threads} threads), ceiling on {ours.ceiling_url}, "
+            + ", ".join(f"{peer.name} on {peer.url}" for peer in peers)
+        )
         wanted = {name.strip() for name in args.only.split(",")} if args.only else None
-        for scenario in scenarios(credentials, peer):
+        by_name = {peer.name: peer for peer in peers}
+        for scenario in scenarios(credentials, peers):
             if wanted and scenario.name not in wanted:
                 continue
-            target = ours if scenario.target == "ours" else peer
+            target = by_name.get(scenario.target, ours)
             results.append(
                 measure(
                     wrk, scenario, target, ours=ours, warmup=args.warmup, duration=args.duration, repeat=args.repeat
@@ -521,7 +574,7 @@ def main(argv: list[str] | None = None) -> None:
         info = machine(database_url, ours)
     finally:
         ours.stop()
-        if peer is not None:
+        for peer in peers:
             peer.stop()
     ours.seed("clean")
     run = {
@@ -533,7 +586,11 @@ def main(argv: list[str] | None = None) -> None:
             "connections": args.connections,
             "wrk_threads": args.threads,
             "workers": args.workers,
+            "server_threads": ours.threads,
+            "server": "granian --interface wsgi config.wsgi:application",
+            "ceiling_server": "uvicorn config.asgi:application --workers 2",
         },
+        "statements": statements,
         "machine": info,
         "results": [asdict(result) for result in results],
         "growth": growth_rows,

@@ -1,6 +1,6 @@
 """The benchmark's data in Taskgate's database, made the way the token endpoint would make it.
 
-Run by benchmarks/run.py in a subprocess with DJANGO_SETTINGS_MODULE=benchmarks.settings:
+Run by benchmarks/run.py in a subprocess with DJANGO_SETTINGS_MODULE=config.settings:
 
     python -m benchmarks.seed prepare --tasks 100 --tokens 1000     # JSON: client, tokens
     python -m benchmarks.seed codes 20000 codes.txt                 # "code verifier" lines
@@ -37,7 +37,7 @@ GROWTH_MARK = "g%"
 
 
 def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()

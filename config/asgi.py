@@ -1,4 +1,9 @@
-"""ASGI entry point: `uvicorn config.asgi:application`.
+"""ASGI entry point, for ASGI servers: `uvicorn config.asgi:application`.
+
+The production server is granian's WSGI server with config.wsgi
+(`python -m config.serve`), which calls Django without the thread hand-off
+below; this entry point serves the same site under any ASGI server, and is
+the benchmark's ceiling (benchmarks/README.md).
 
 Django serves everything but the MCP endpoint, which the MCP SDK's app serves
 (tasks.mcp). The lifespan events go to the MCP app, which needs them to start

@@ -159,7 +159,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A health check is a `SELECT 1` round trip each time a request takes a
+# connection (from the pool, or kept from an earlier request): a few per cent
+# of a cheap request (benchmarks/README.md). Off by default; a connection that
+# the network or a database restart broke then fails one request and is
+# dropped. Turn it on where connections are cut often (a proxy that closes
+# idle ones, a failover).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Each worker process keeps a psycopg pool of at most DATABASE_POOL_MAX_SIZE
     # connections, open between requests; a request waits up to
@@ -179,9 +185,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "timeout": _int("DATABASE_POOL_TIMEOUT", 20, minimum=1),
         }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Threads per server process that run Django's requests (config/asgi.py); each
-# holds at most one database connection, so keep it at DATABASE_POOL_MAX_SIZE.
-DJANGO_THREADS = _int("DJANGO_THREADS", 10, minimum=1)
+# Threads per server worker that run Django's requests (config/serve.py for
+# granian, config/asgi.py under an ASGI server); each holds at most one
+# database connection. More than 2 made the slowest requests slower and none
+# faster on the benchmark machine: the work is CPU in one interpreter.
+DJANGO_THREADS = _int("DJANGO_THREADS", 2, minimum=1)
 
 # Rate-limit counters and the CIMD fetch backoff live here. The default is
 # per process: with several workers or machines, set CACHE_URL to a shared
@@ -193,7 +201,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
         _fail(f"REDIS_URL must be a redis://, rediss:// or unix:// URL; got {REDIS_URL!r}.")
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One pool (and its connections) per process, not per request's context: config/cache.py.
+            "OPTIONS": {"pool_class": "config.cache.ProcessConnectionPool"},
+        }
+    }
 
 # --- Accounts ---------------------------------------------------------------
 
@@ -413,6 +428,11 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=SITE_IS_HTT
 SECURE_HSTS_SECONDS = _int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if SITE_IS_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# Addresses of the proxies in front of the server (comma-separated; `*` for
+# any) whose X-Forwarded-For names the client, so that REMOTE_ADDR (rate
+# limits per address, the lockout, the audit log) is the client's, not the
+# proxy's. None by default: a header anyone can send is believed from no one.
+TRUSTED_PROXIES = env.list("DJANGO_TRUSTED_PROXIES", default=[])
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,13 +1,61 @@
-"""WSGI entry point, for servers that do not speak ASGI (the MCP endpoint needs ASGI)."""
+"""WSGI entry point, the production one: `granian --interface wsgi config.wsgi:application` (`make run`).
+
+Django serves everything but the MCP endpoint. `/mcp` is the MCP SDK's ASGI
+app (tasks.mcp), run on an event loop of this process by config.bridge: a
+stateless server with JSON responses answers each POST with one JSON body,
+which a WSGI server can carry. The server runs Django's views in its own
+threads, with no ASGI-to-WSGI hand-off per request (benchmarks/README.md).
+"""
+
+import os
+import threading
 
 from django.core.wsgi import get_wsgi_application
 
 from config.startup import settings_load_or_exit
 
 settings_load_or_exit()
-application = get_wsgi_application()
+django_application = get_wsgi_application()
 
-# Each server process listens for the end of tokens (idp.token_cache).
+# Imported once Django is set up: the tools use its models.
+from django.conf import settings  # noqa: E402
+
+from config.bridge import AsgiBridge  # noqa: E402
 from idp import token_cache  # noqa: E402
+from tasks.mcp import http_app  # noqa: E402
+from tasks.mcp_auth import MAX_BODY  # noqa: E402
 
-token_cache.listen()
+_mcp_app, _mcp_lifespan = http_app()
+MCP_PATHS = {settings.MCP_PATH, settings.MCP_PATH + "/"}
+mcp_application = AsgiBridge(_mcp_app, lifespan=_mcp_lifespan, max_body=MAX_BODY)
+
+
+_listening_in: int | None = None
+_listening_lock = threading.Lock()
+
+
+def _listen_once_per_process() -> None:
+    """Each server process listens for the end of tokens (idp.token_cache), from its first request
+    (config.asgi does it at its lifespan's start; a WSGI server has no such event)."""
+    global _listening_in
+    with _listening_lock:
+        if _listening_in != os.getpid():
+            _listening_in = os.getpid()
+            token_cache.listen()
+
+
+def application(environ, start_response):
+    if _listening_in != os.getpid():
+        _listen_once_per_process()
+    if environ.get("PATH_INFO") in MCP_PATHS:
+        # One path for the MCP app's router, which would redirect /mcp/ to /mcp.
+        environ["PATH_INFO"] = settings.MCP_PATH
+        return mcp_application(environ, start_response)
+    return django_application(environ, start_response)
+
+
+if settings.TRUSTED_PROXIES:
+    from granian.utils.proxies import wrap_wsgi_with_proxy_headers
+
+    # The client's address from X-Forwarded-For, believed only from these proxies (DJANGO_TRUSTED_PROXIES).
+    application = wrap_wsgi_with_proxy_headers(application, trusted_hosts=settings.TRUSTED_PROXIES)

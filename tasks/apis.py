@@ -38,6 +38,7 @@ from tasks.serializers import (
     TaskSerializer,
     TaskUpdateSerializer,
     ValidationErrorSerializer,
+    task_data,
 )
 
 # x-openai-isConsequential: true makes ChatGPT ask every time, with no
@@ -178,7 +179,7 @@ class TaskListCreateApi(TaskApiView):
             next_url = f"{settings.SITE_URL}{request.path}?{urlencode(list(params.lists()), doseq=True)}"
         return Response(
             {
-                "results": TaskSerializer(page.tasks, many=True).data,
+                "results": [task_data(task) for task in page.tasks],
                 "next": next_url,
                 "next_cursor": page.next_cursor,
             }
@@ -207,8 +208,8 @@ class TaskListCreateApi(TaskApiView):
         body.is_valid(raise_exception=True)
         task, created = services.task_create(owner=request.user, **body.validated_data)
         if not created:
-            return Response(TaskSerializer(task).data, status=HTTPStatus.OK)
-        return Response(TaskSerializer(task).data, status=HTTPStatus.CREATED, headers={"Location": _task_url(task)})
+            return Response(task_data(task), status=HTTPStatus.OK)
+        return Response(task_data(task), status=HTTPStatus.CREATED, headers={"Location": _task_url(task)})
 
 
 class TaskDetailApi(TaskApiView):
@@ -226,7 +227,7 @@ class TaskDetailApi(TaskApiView):
         extensions=_NOT_CONSEQUENTIAL,
     )
     def get(self, request: Request, task_id: str) -> Response:
-        return Response(TaskSerializer(_task_of(request, task_id)).data)
+        return Response(task_data(_task_of(request, task_id)))
 
     @extend_schema(
         operation_id="updateTask",
@@ -251,7 +252,7 @@ class TaskDetailApi(TaskApiView):
         task = _task_of(request, task_id)
         body = TaskUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return Response(TaskSerializer(services.task_update(task=task, **body.validated_data)).data)
+        return Response(task_data(services.task_update(task=task, **body.validated_data)))
 
     @extend_schema(
         operation_id="deleteTask",
@@ -287,7 +288,7 @@ class TaskCompleteApi(TaskApiView):
         extensions=_NOT_CONSEQUENTIAL,
     )
     def post(self, request: Request, task_id: str) -> Response:
-        return Response(TaskSerializer(services.task_complete(task=_task_of(request, task_id))).data)
+        return Response(task_data(services.task_complete(task=_task_of(request, task_id))))
 
 
 class MeApi(TaskApiView):

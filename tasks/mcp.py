@@ -180,9 +180,11 @@ def _errors_sentence(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-async def _call(function: Callable[[], Any]) -> Any:
-    """Run a service in this request's database thread, in a transaction.
+async def _call(function: Callable[[], Any], *, writes: bool = True) -> Any:
+    """Run a service in this request's database thread, in a transaction if it `writes`.
 
+    A read is one query, consistent on its own: a transaction around it would
+    only add a BEGIN and a COMMIT, as in the REST API's reads.
     A refusal of the services becomes a tool error that says what is wrong;
     a task that is not the user's is one that does not exist.
     """
@@ -192,7 +194,7 @@ async def _call(function: Callable[[], Any]) -> Any:
             return function()
 
     try:
-        return await sync_to_async(in_transaction)()
+        return await sync_to_async(in_transaction if writes else function)()
     except ValidationError as error:
         raise ToolError(_errors_sentence(error)) from None
     except Task.DoesNotExist:
@@ -246,7 +248,8 @@ async def list_tasks(
             ordering=ordering,
             limit=limit,
             cursor=cursor,
-        )
+        ),
+        writes=False,
     )
     out = TaskPageOut(tasks=[TaskOut.of(task) for task in page.tasks], next_cursor=page.next_cursor)
     lines = [f"- {task.line()}" for task in out.tasks]
@@ -259,7 +262,7 @@ async def list_tasks(
 async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Get one of the user's tasks, with its notes."""
     principal = _principal(ctx)
-    task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id)))
+    task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id), writes=False))
     return _result(task, task.line())
 
 
@@ -408,6 +411,37 @@ def transport_security() -> TransportSecuritySettings:
     )
 
 
+def without_standalone_stream(app: ASGIApp) -> ASGIApp:
+    """Answer GET with 405: this server offers no stream of its own (MCP streamable HTTP, "Listening for
+    Messages from the Server": a server that does not "MUST return HTTP 405 Method Not Allowed").
+
+    Stateless, it has nothing to send outside a response: no session, no
+    subscription, no request of its own to a client. A GET stream would stay
+    open, empty, for as long as the client likes, and under the production
+    server (config.wsgi) it would hold one of a worker's few threads.
+    """
+
+    async def serve(scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            body = b'{"error": "method_not_allowed", "error_description": "This server offers no SSE stream: POST."}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 405,
+                    "headers": [
+                        (b"allow", b"POST"),
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return serve
+
+
 def http_app() -> tuple[ASGIApp, ASGIApp]:
     """(the app for /mcp requests, the app for ASGI lifespan events).
 
@@ -420,4 +454,4 @@ def http_app() -> tuple[ASGIApp, ASGIApp]:
         json_response=True,
         transport_security=transport_security(),
     )
-    return BearerAuth(starlette_app, tool_scopes=TOOL_SCOPES), starlette_app
+    return BearerAuth(without_standalone_stream(starlette_app), tool_scopes=TOOL_SCOPES), starlette_app

@@ -120,7 +120,7 @@ def _live_server_helper() -> None:
 
 @pytest.fixture
 def live_server(_live_server_process, transactional_db):
-    """A uvicorn server of this project on a loopback port, sharing the test database.
+    """The production server of this project on a loopback port, sharing the test database.
 
     Its tests run in committed transactions (transactional_db), so that what
     they create is visible to the server process.

@@ -1,8 +1,9 @@
-"""A live Taskgate served by uvicorn in a subprocess, for real clients over real HTTP."""
+"""A live Taskgate on its production server (config/serve.py) in a subprocess, for real clients over real HTTP."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def test_database_url() -> str:
 
 @dataclass
 class LiveServer:
-    """uvicorn serving config.asgi on a free loopback port, with SITE_URL set to match."""
+    """The production server (granian, config.wsgi) on a free loopback port, with SITE_URL set to match."""
 
     host: str = "127.0.0.1"
     workers: int = 1
@@ -58,17 +59,20 @@ class LiveServer:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             **self.extra_env,
         }
+        # The production server, as `make run` starts it (config/serve.py).
         command = [
-            sys.executable, "-m", "uvicorn", "config.asgi:application",
-            "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
-            "--no-access-log",
+            sys.executable, "-m", "config.serve", "--host", self.host, "--port", str(self.port),
+            "--workers", str(self.workers),
         ]  # fmt: skip
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # A process group of its own: a stop that has to kill takes the workers with it.
+        self.process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(f"the server exited with {self.process.returncode}; see {self.log_path}")
             try:
                 requests.get(f"{self.url}/.well-known/openid-configuration", timeout=1)
                 return self
@@ -76,7 +80,19 @@ class LiveServer:
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"uvicorn did not answer on {self.url} within {timeout} s")
+        raise RuntimeError(f"the server did not answer on {self.url} within {timeout} s")
+
+    READY_LINE = "Started worker-"
+    """What the server logs once a worker process has loaded the site and serves."""
+
+    def wait_for_workers(self, timeout: float = 30.0) -> None:
+        """Return once every worker process serves (start() returns when the first one answers)."""
+        assert self.log_path, "wait_for_workers reads the server's log: give LiveServer a log_path"
+        deadline = time.monotonic() + timeout
+        while self.log_path.read_text(errors="replace").count(self.READY_LINE) < self.workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not every worker started within {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -84,7 +100,7 @@ class LiveServer:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
     def log_tail(self, lines: int = 60) -> str:

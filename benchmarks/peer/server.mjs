@@ -6,6 +6,10 @@
 // the loopback mint API and forks PEER_WORKERS node:cluster workers, which
 // serve the provider on 127.0.0.1:PEER_PORT. All processes store codes,
 // tokens and grants in Redis.
+//
+// PEER_STORAGE=memory is the peer's best case: one process (no workers)
+// serves the provider and the mint API, with codes, tokens and grants in its
+// own memory (memory-adapter.mjs), and needs no Redis.
 
 import cluster from 'node:cluster';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -46,16 +50,24 @@ const port = intFromEnv('PEER_PORT', undefined, 1, 65535);
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const redisPrefix = process.env.PEER_REDIS_PREFIX || 'oidc-bench:';
 const issuer = `http://${HOST}:${port}`;
+const storage = process.env.PEER_STORAGE || 'redis';
+if (storage !== 'redis' && storage !== 'memory') {
+  fail(`PEER_STORAGE must be redis or memory, got ${JSON.stringify(storage)}`);
+}
 let mintPort;
 let workers;
 if (cluster.isPrimary) {
   mintPort = intFromEnv('PEER_MINT_PORT', undefined, 1, 65535);
-  workers = intFromEnv('PEER_WORKERS', availableParallelism(), 1, 1024);
+  workers = intFromEnv('PEER_WORKERS', storage === 'memory' ? 1 : availableParallelism(), 1, 1024);
   if (mintPort === port) fail('PEER_MINT_PORT must differ from PEER_PORT');
+  if (storage === 'memory' && workers !== 1) {
+    fail('PEER_STORAGE=memory runs one process: PEER_WORKERS must be 1 (processes would not share memory)');
+  }
 }
 
 const { default: Redis } = await import('ioredis');
 const { createRedisAdapter, deleteKeysWithPrefix } = await import('./redis-adapter.mjs');
+const { createMemoryAdapter } = await import('./memory-adapter.mjs');
 const { createProvider } = await import('./provider.mjs');
 const { createMintServer } = await import('./mint.mjs');
 
@@ -178,8 +190,33 @@ async function runWorker() {
   process.on('SIGINT', () => {});
 }
 
+// PEER_STORAGE=memory: the provider and the mint API in this one process.
+async function runSingle() {
+  const shared = createSharedState();
+  const provider = createProvider({ issuer, ...shared, Adapter: createMemoryAdapter() });
+  const mintServer = createMintServer(provider);
+  const server = createServer(provider.callback());
+  for (const [listener, listenPort] of [[mintServer, mintPort], [server, port]]) {
+    await new Promise((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(listenPort, HOST, resolve);
+    });
+  }
+  const stop = () => {
+    for (const listener of [mintServer, server]) {
+      listener.close();
+      listener.closeAllConnections();
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write(`peer ready ${issuer}\n`);
+}
+
 try {
-  await (cluster.isPrimary ? runPrimary() : runWorker());
+  if (storage === 'memory') await runSingle();
+  else await (cluster.isPrimary ? runPrimary() : runWorker());
 } catch (err) {
   console.error('peer: failed to start:', err);
   process.exit(1);

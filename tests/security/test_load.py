@@ -77,7 +77,7 @@ def test_200_concurrent_creations_with_distinct_and_repeated_idempotency_keys(
 def test_a_restart_in_the_middle_of_a_stream_of_writes_loses_no_acknowledged_write(
     django_db_setup, django_db_blocker, transactional_db, workdir, user, application
 ):
-    """SIGTERM to uvicorn mid-stream: every write answered 2xx is there afterwards, whole."""
+    """SIGTERM to the server mid-stream: every write answered 2xx is there afterwards, whole."""
     from tasks.models import Task
     from tests.live import LiveServer
 
@@ -114,7 +114,7 @@ def test_a_restart_in_the_middle_of_a_stream_of_writes_loses_no_acknowledged_wri
             thread.start()
         time.sleep(2)
         before_restart = len(acknowledged)
-        server.stop()  # SIGTERM: uvicorn finishes what it can and exits
+        server.stop()  # SIGTERM: the server finishes what it can and exits
         server.start(timeout=60)
         time.sleep(2)
     finally:
