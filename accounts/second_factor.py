@@ -188,7 +188,7 @@ class SecondFactorLocked(Exception):
 
 def second_factor_locked(*, user: User) -> int | None:
     """Seconds until the person may try a code again, when too many were wrong."""
-    return _failure_limit().exceeded(str(user.pk))
+    return _failure_limit().exceeded_any([str(user.pk)])
 
 
 def code_verify(*, user: User, code: str, request: HttpRequest | None = None):
@@ -207,7 +207,7 @@ def code_verify(*, user: User, code: str, request: HttpRequest | None = None):
         return device
     # As django-axes: the AXES_FAILURE_LIMIT-th wrong code locks at once.
     _failure_limit().hit(str(user.pk))
-    retry_after = _failure_limit().exceeded(str(user.pk))
+    retry_after = _failure_limit().exceeded_any([str(user.pk)])
     audit_record(kind=AuditEvent.Kind.SECOND_FACTOR_FAILED, user=user, request=request, method="code")
     if retry_after is not None:
         raise SecondFactorLocked(retry_after)

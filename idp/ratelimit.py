@@ -39,47 +39,60 @@ class RateLimit:
         digest = hashlib.sha256(key.encode()).hexdigest()
         return now, window, f"ratelimit:{self.name}:{window}:{digest}"
 
-    def exceeded(self, key: str) -> int | None:
-        """Without counting: the seconds to wait when `key` is already over the limit, else None.
-
-        For limits on failures, which are counted only once a request failed.
-        """
-        now, window, cache_key = self._window(key)
-        if (cache.get(cache_key) or 0) < self.count:
-            return None
-        return max(1, int((window + 1) * self.seconds - now))
+    def exceeded_any(self, keys: list[str]) -> int | None:
+        """Without counting, in one cache round trip: the longest wait of the keys already over
+        the limit, else None. For limits on failures, which are counted only once a request failed."""
+        windows = [self._window(key) for key in keys]
+        counts = cache.get_many([cache_key for _, _, cache_key in windows])
+        waits = [
+            max(1, int((window + 1) * self.seconds - now))
+            for now, window, cache_key in windows
+            if (counts.get(cache_key) or 0) >= self.count
+        ]
+        return max(waits, default=None)
 
     def hit(self, key: str) -> int | None:
         """Count one attempt; return the seconds to wait when it is over the limit, else None."""
-        now, window, cache_key = self._window(key)
-        attempts = _count(cache_key, self.seconds)
-        if attempts <= self.count:
-            return None
-        return max(1, int((window + 1) * self.seconds - now))
+        return self.hit_all([key])
+
+    def hit_all(self, keys: list[str]) -> int | None:
+        """Count one attempt under each key (an address, a client), in one cache round trip;
+        return the longest wait of those over the limit, else None."""
+        windows = [self._window(key) for key in keys]
+        counts = _count([cache_key for _, _, cache_key in windows], self.seconds)
+        waits = [
+            max(1, int((window + 1) * self.seconds - now))
+            for (now, window, _), attempts in zip(windows, counts, strict=True)
+            if attempts > self.count
+        ]
+        return max(waits, default=None)
 
 
-def _count(cache_key: str, seconds: int) -> int:
-    """Add one to the window's counter, made with a lifetime of `seconds`; return the new count.
+def _count(cache_keys: list[str], seconds: int) -> list[int]:
+    """Add one to each window's counter, made with a lifetime of `seconds`; return the new counts.
 
-    On Redis one round trip (SET NX EX, then INCR, pipelined): Django's
-    add() and incr() would take three (its incr() checks EXISTS first),
-    which made a third of an introspection request's time
-    (benchmarks/README.md). The key is Django's, so cache.get() reads it.
+    On Redis one round trip for all of them (SET NX EX, then INCR, pipelined):
+    Django's add() and incr() would take three a key (its incr() checks
+    EXISTS first). The keys are Django's, so cache.get() reads them.
     """
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        key = backend.make_and_validate_key(cache_key)
+        keys = [backend.make_and_validate_key(cache_key) for cache_key in cache_keys]
         # RedisCache._cache is its redis-py client factory (Django 4.0+), the one its own methods use.
-        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipe.set(key, 0, ex=seconds, nx=True)
-        pipe.incr(key)
-        return pipe.execute()[1]
-    cache.add(cache_key, 0, timeout=seconds)
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # the window's counter expired between add and incr
-        cache.set(cache_key, 1, timeout=seconds)
-        return 1
+        pipe = backend._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        for key in keys:
+            pipe.set(key, 0, ex=seconds, nx=True)
+            pipe.incr(key)
+        return pipe.execute()[1::2]
+    counts = []
+    for cache_key in cache_keys:
+        cache.add(cache_key, 0, timeout=seconds)
+        try:
+            counts.append(cache.incr(cache_key))
+        except ValueError:  # the window's counter expired between add and incr
+            cache.set(cache_key, 1, timeout=seconds)
+            counts.append(1)
+    return counts
 
 
 def client_address(request: HttpRequest) -> str:

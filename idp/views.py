@@ -258,16 +258,14 @@ class TokenView(dot.TokenView):
             )
         limit = RateLimit.parse("token-auth-failure", settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT)
         keys = _limit_keys(request)
-        waits = [wait for key in keys if (wait := limit.exceeded(key)) is not None]
-        if waits:
-            wait = max(waits)
+        wait = limit.exceeded_any(keys)
+        if wait is not None:
             return too_many_requests(wait, f"Too many failed client authentications; retry in {wait} s.")
         response = self.authorization_flow_token_response(request)
         if response.status_code >= HTTPStatus.BAD_REQUEST and response["Content-Type"].startswith("text/html"):
             response["Content-Type"] = "application/json"
         if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
-            for key in keys:
-                limit.hit(key)
+            limit.hit_all(keys)
         return response
 
 
@@ -392,9 +390,8 @@ class IntrospectView(dot.IntrospectTokenView):
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
             limit = RateLimit.parse("introspection", settings.IDP_INTROSPECTION_RATE_LIMIT)
-            waits = [wait for key in _limit_keys(request) if (wait := limit.hit(key)) is not None]
-            if waits:
-                wait = max(waits)
+            wait = limit.hit_all(_limit_keys(request))
+            if wait is not None:
                 return too_many_requests(wait, f"Too many introspection requests; retry in {wait} s.")
         if request.method == "POST" and not (
             request.headers.get("Authorization")
