@@ -2,9 +2,11 @@
 
 Query strings carry secrets (an authorization `code`, `state`, a `token`, an
 ID token hint), and so do the paths of the links we email (email
-confirmation, email change, password reset). Uvicorn's access log writes the
-request line whole; this filter rewrites it before any handler sees it:
-the query string goes, and the token segment of those paths is replaced.
+confirmation, email change, password reset). This filter rewrites an access
+log record before any handler sees it: the query string goes, and the token
+segment of those paths is replaced. It knows the records of granian (the
+production server, config.serve, whose format names the path and the query
+apart) and of uvicorn (config.asgi, which writes the request line whole).
 """
 
 from __future__ import annotations
@@ -34,18 +36,34 @@ def redact_path(full_path: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """For uvicorn's access logger, whose records carry (client, method, full_path, version, status)."""
-
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], redact_path(args[2]), args[3], args[4])
+        if isinstance(args, dict) and isinstance(args.get("path"), str):
+            # granian: a mapping of atoms, `path` without its query, `query_string` apart.
+            record.args = {
+                **args,
+                "path": redact_path(args["path"]),
+                "query_string": REDACTED if args.get("query_string") else "",
+            }
+        elif isinstance(args, tuple):
+            # uvicorn's (client, method, full_path, version, status), Django's ("Bad Request", path).
+            record.args = tuple(
+                redact_path(arg) if isinstance(arg, str) and arg.startswith("/") else arg for arg in args
+            )
         return True
+
+
+def _redacted_if_path(value):
+    return redact_path(value) if isinstance(value, str) and value.startswith("/") else value
+
+
+# The servers' access logs, and Django's log of requests answered 4xx or 5xx (which names the path).
+ACCESS_LOGGERS = ("granian.access", "uvicorn.access", "django.request")
 
 
 def access_log_redact() -> None:
     """Install the filter on the access loggers of the servers we run under (once per process)."""
-    for name in ("uvicorn.access",):
+    for name in ACCESS_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(existing, RedactSecrets) for existing in logger.filters):
             logger.addFilter(RedactSecrets())

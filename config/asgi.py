@@ -22,13 +22,18 @@ from __future__ import annotations
 from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
+from config.access_log import access_log_redact
 from config.startup import settings_load_or_exit  # noqa: E402
 
 settings_load_or_exit()
 django_wsgi = get_wsgi_application()
+# After Django has configured logging (LOGGING): the filter goes on the loggers it set up.
+access_log_redact()
 
 # Imported once Django is set up: the tools use its models.
+from asgiref.sync import ThreadSensitiveContext, sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.db import close_old_connections, connections  # noqa: E402
 
 from idp import token_cache  # noqa: E402
 from tasks.mcp import http_app  # noqa: E402
@@ -45,8 +50,19 @@ async def application(scope, receive, send):
         await mcp_lifespan(scope, receive, send)
     elif scope["type"] == "http" and scope["path"] in MCP_PATHS:
         # One path for the MCP app's router, which would redirect /mcp/ to /mcp.
-        await mcp_application(
-            {**scope, "path": settings.MCP_PATH, "raw_path": settings.MCP_PATH.encode()}, receive, send
+        await _with_database_thread(
+            mcp_application, {**scope, "path": settings.MCP_PATH, "raw_path": settings.MCP_PATH.encode()}, receive, send
         )
     else:
         await django_application(scope, receive, send)
+
+
+async def _with_database_thread(app, scope, receive, send) -> None:
+    """The request's database work (sync_to_async) in a thread of its own, whose connections
+    are closed at the end, as Django's ASGI handler does for its requests."""
+    async with ThreadSensitiveContext():
+        await sync_to_async(close_old_connections)()
+        try:
+            await app(scope, receive, send)
+        finally:
+            await sync_to_async(connections.close_all)()

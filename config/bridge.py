@@ -1,9 +1,11 @@
 """/mcp inside the WSGI application (config.wsgi): the MCP SDK's ASGI app on one event loop per process.
 
 The WSGI server's thread hands the request to the loop once and waits for the
-answer on a queue: one hand-off each way, where a general WSGI-to-ASGI bridge
-(a2wsgi's ASGIMiddleware) makes one for every message the app receives or
-sends. The app's lifespan (the MCP session manager's task group) runs on the
+answer on a queue, running meanwhile the request's database work
+(sync_to_async) itself: a general WSGI-to-ASGI bridge (a2wsgi's
+ASGIMiddleware) makes a hand-off for every message the app receives or
+sends, and the request would need a thread of its own for its database
+work. The app's lifespan (the MCP session manager's task group) runs on the
 same loop for the life of the process.
 """
 
@@ -13,8 +15,11 @@ import asyncio
 import queue
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from http import HTTPStatus
 
+from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.sync import AsyncToSync
 from starlette.types import ASGIApp, Message
 
 _DONE = {"type": "bridge.done"}
@@ -108,6 +113,7 @@ class AsgiBridge:
         body = environ["wsgi.input"].read(length) if length else b""
         scope = asgi_scope(environ)
         outbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        answering: Future = Future()
         disconnected = asyncio.Event()
         request_sent = False
 
@@ -121,9 +127,23 @@ class AsgiBridge:
 
         async def send(message: Message) -> None:
             outbox.put(message)
+            if message["type"] == "http.response.body" and not answering.done():
+                answering.set_result(None)
 
-        future = asyncio.run_coroutine_threadsafe(self.app(scope, receive, send), loop)
+        executor = CurrentThreadExecutor(None)
+
+        async def serve() -> None:
+            in_this_thread(executor)
+            await self.app(scope, receive, send)
+
+        future = asyncio.run_coroutine_threadsafe(serve(), loop)
         future.add_done_callback(lambda _: outbox.put(_DONE))
+        future.add_done_callback(lambda _: answering.done() or answering.set_result(None))
+        # This thread waits for the answer anyway: until it starts, it runs the
+        # request's database work (the token check, the tools) that
+        # sync_to_async hands it. A stateless server's answer is one JSON body,
+        # so all of a request's database work is done by then.
+        executor.run_until_future(answering)
         message = outbox.get()
         if message is _DONE or message["type"] != "http.response.start":
             loop.call_soon_threadsafe(disconnected.set)
@@ -158,3 +178,15 @@ class AsgiBridge:
             # The client went away, or the answer is complete: a stream still
             # open on the loop is told the client disconnected.
             loop.call_soon_threadsafe(disconnected.set)
+
+
+def in_this_thread(executor: CurrentThreadExecutor) -> None:
+    """Make thread-sensitive sync_to_async calls of the current task (and of the tasks it
+    starts) run in `executor`'s thread: the WSGI thread that waits for the request's answer.
+
+    It is how asgiref's AsyncToSync lets async code call back into the sync
+    thread that awaits it (Django's async views under a WSGI server), so that
+    a request needs no thread of its own. AsyncToSync.executors is asgiref's,
+    used here only; tests/test_wsgi.py fails loudly if that changes.
+    """
+    AsyncToSync.executors.current = executor

@@ -21,6 +21,8 @@ import sys
 
 from config.startup import settings_load_or_exit
 
+ACCESS_LOG_FORMAT = '[%(time)s] %(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1f ms'
+
 
 def command(*, host: str, port: int, workers: int, threads: int, app: str = "config.wsgi:application") -> list[str]:
     """The server's command line (`app`: the benchmark serves config.wsgi with its bare view added)."""
@@ -29,6 +31,9 @@ def command(*, host: str, port: int, workers: int, threads: int, app: str = "con
         "--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
         # /mcp is plain HTTP (streamable HTTP, JSON responses); nothing here speaks WebSocket.
         "--no-ws",
+        # Method, path, status and time; no query string, and config.access_log hides
+        # the token in the path of an emailed link.
+        "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT,
         # A stop waits for the requests in flight, but not for ever for idle keep-alive clients.
         "--workers-kill-timeout", "30",
     ]  # fmt: skip

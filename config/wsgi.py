@@ -12,13 +12,17 @@ import threading
 
 from django.core.wsgi import get_wsgi_application
 
+from config.access_log import access_log_redact
 from config.startup import settings_load_or_exit
 
 settings_load_or_exit()
 django_application = get_wsgi_application()
+# After Django has configured logging (LOGGING): the filter goes on the loggers it set up.
+access_log_redact()
 
 # Imported once Django is set up: the tools use its models.
 from django.conf import settings  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
 
 from config.bridge import AsgiBridge  # noqa: E402
 from idp import token_cache  # noqa: E402
@@ -50,7 +54,13 @@ def application(environ, start_response):
     if environ.get("PATH_INFO") in MCP_PATHS:
         # One path for the MCP app's router, which would redirect /mcp/ to /mcp.
         environ["PATH_INFO"] = settings.MCP_PATH
-        return mcp_application(environ, start_response)
+        # The request's database work runs in this thread (config.bridge): its
+        # connections are looked after as Django's handler does for its requests.
+        close_old_connections()
+        try:
+            return mcp_application(environ, start_response)
+        finally:
+            close_old_connections()
     return django_application(environ, start_response)
 
 

@@ -169,9 +169,14 @@ class TaskListCreateApi(TaskApiView):
         extensions=_NOT_CONSEQUENTIAL,
     )
     def get(self, request: Request) -> Response:
-        query = TaskListQuerySerializer.from_query(request.query_params)
-        query.is_valid(raise_exception=True)
-        page = selectors.task_list(owner=request.user, **query.validated_data)
+        filters = {}
+        if request.query_params:
+            # Without parameters (the usual first page) there is nothing to validate:
+            # the selector's defaults are the serializer's.
+            query = TaskListQuerySerializer.from_query(request.query_params)
+            query.is_valid(raise_exception=True)
+            filters = query.validated_data
+        page = selectors.task_list(owner=request.user, **filters)
         next_url = None
         if page.next_cursor:
             params = request.query_params.copy()

@@ -21,10 +21,12 @@ from mcp.server.apps import Apps, ResourceCsp
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.types import ASGIApp
 
+from config import __version__
 from tasks import selectors, services
 from tasks.board import TASK_BOARD_URI, task_board_html
 from tasks.mcp_auth import PRINCIPAL, BearerAuth, Principal, insufficient_scope_tool_error
@@ -62,6 +64,9 @@ async def check_tool_call(ctx, call_next):
     """
     params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, Mapping) else {}
     name = params.get("name")
+    if ctx.method == "tools/call" and name not in TOOL_SCOPES:
+        # MCP server/tools, Error Handling: an unknown tool is a protocol error, not a tool's result.
+        raise MCPError(INVALID_PARAMS, f"Unknown tool: {name}. The tools are: {', '.join(TOOL_SCOPES)}.")
     principal = _principal_of(ctx.request)
     needed = TOOL_SCOPES.get(name)
     if principal is not None and needed is not None and needed not in principal.scopes:
@@ -385,6 +390,7 @@ apps.add_html_resource(
 server = MCPServer(
     name="taskgate",
     title="Taskgate",
+    version=__version__,
     instructions=(
         "Taskgate keeps the user's tasks. List them (filter by status, due date or words), read one, create, "
         "change, complete or delete them. Times carry a time zone offset. Deleting cannot be undone: to close a "
@@ -397,6 +403,12 @@ server = MCPServer(
 )
 for function, options in _model_only_tools:
     server.tool(**options)(function)
+# The SDK serves prompts/list and prompts/get whatever a server has, and so declares the
+# prompts capability; we have no prompts, so neither is served (MCP lifecycle: a server
+# declares what it offers). The handlers are the SDK's internals, touched here only;
+# tests/tasks/test_mcp_protocol.py fails loudly if they move.
+for _method in ("prompts/list", "prompts/get"):
+    server._lowlevel_server._request_handlers.pop(_method)
 server.middleware.append(check_tool_call)
 
 

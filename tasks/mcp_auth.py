@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.urls import reverse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -147,9 +146,10 @@ class BearerAuth:
 
     401 for a missing or refused token, 403 for a tools/call whose tool needs
     a scope the token lacks (checked before the tool runs, so that MCP clients
-    can step up; the body is the tool error ChatGPT reads). Database work runs
-    in one thread per request (as Django does for its own requests), whose
-    connections are closed at the end.
+    can step up; the body is the tool error ChatGPT reads). Where the
+    request's database work runs, and its connections' lifetime, is the
+    host's: config.wsgi runs it in the WSGI thread that waits for the answer,
+    config.asgi in a thread of the request's own.
     """
 
     def __init__(self, app: ASGIApp, *, tool_scopes: dict[str, str]) -> None:
@@ -160,12 +160,7 @@ class BearerAuth:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        async with ThreadSensitiveContext():
-            await sync_to_async(close_old_connections)()
-            try:
-                await self._authorize(scope, receive, send)
-            finally:
-                await sync_to_async(connections.close_all)()
+        await self._authorize(scope, receive, send)
 
     async def _authorize(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_token = _bearer_token(scope)

@@ -165,3 +165,11 @@ def test_the_asgi_server_stops_with_the_sentence_and_no_traceback():
     assert result.returncode == 2
     assert "Taskgate cannot start: Set DJANGO_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_version_named_to_clients_is_pyprojects():
+    import tomllib
+
+    from config import __version__
+
+    assert __version__ == tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]

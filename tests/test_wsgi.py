@@ -261,3 +261,24 @@ def test_a_get_of_mcp_is_answered_at_once_and_holds_no_server_thread(wsgi, user,
 
     assert not server_thread.is_alive(), "a GET stream would hold this thread until the client left"
     assert answers[0][0] == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+def test_the_apps_database_work_runs_in_the_thread_that_waits_for_its_answer():
+    """config.bridge.in_this_thread: thread-sensitive sync_to_async calls of a request go to the
+    WSGI thread (asgiref's AsyncToSync.executors); if asgiref changes how it picks the thread, this fails."""
+    from asgiref.sync import sync_to_async
+
+    ran_in = []
+
+    async def app(scope, receive, send):
+        await receive()
+        await sync_to_async(lambda: ran_in.append(threading.get_ident()))()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    bridge = AsgiBridge(app, lifespan=_lifespan_app(), max_body=100)
+
+    status, _, chunks = call(bridge, "GET", "/")
+
+    assert (status, chunks) == (HTTPStatus.OK, [b"done"])
+    assert ran_in == [threading.get_ident()]
