@@ -24,6 +24,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import AwareDatetime, BaseModel, Field
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from config import __version__
@@ -466,4 +467,38 @@ def http_app() -> tuple[ASGIApp, ASGIApp]:
         json_response=True,
         transport_security=transport_security(),
     )
-    return BearerAuth(without_standalone_stream(starlette_app), tool_scopes=TOOL_SCOPES), starlette_app
+    authorized = BearerAuth(without_standalone_stream(starlette_app), tool_scopes=TOOL_SCOPES)
+    return with_cors(authorized), starlette_app
+
+
+def _origin_checked_by_cors(app: ASGIApp) -> ASGIApp:
+    """The request without its Origin header, for the SDK's transport security.
+
+    Its DNS rebinding protection checks Host (kept: a rebinding page brings
+    its own host name) and refuses any Origin but ours, which would turn
+    away the browser clients that CORS lets in on purpose. Nothing here rides
+    on the browser's cookies: every request carries its bearer token.
+    """
+
+    async def serve(scope, receive, send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [(name, value) for name, value in scope["headers"] if name != b"origin"]}
+        await app(scope, receive, send)
+
+    return serve
+
+
+def with_cors(app: ASGIApp) -> ASGIApp:
+    """CORS for MCP clients that run in a browser (MCP Inspector, web playgrounds), as
+    settings.CORS_* give the provider's public endpoints: any origin, never credentials
+    (a bearer token is no cookie), the MCP headers allowed and the challenge exposed.
+    Outermost, so that a preflight (which carries no token) is answered before authorization,
+    and a 401's WWW-Authenticate is readable."""
+    return CORSMiddleware(
+        _origin_checked_by_cors(app),
+        allow_origins=["*"],
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=settings.CORS_ALLOW_HEADERS,
+        expose_headers=settings.CORS_EXPOSE_HEADERS,
+    )

@@ -61,3 +61,28 @@ def test_what_uses_the_session_cookie_gets_no_cors_headers(client, path):
 
     assert "Access-Control-Allow-Origin" not in response
     assert "Access-Control-Allow-Origin" not in preflight
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mcp_answers_a_preflight_and_exposes_its_challenge_to_any_origin(mcp):
+    """A browser MCP client must read WWW-Authenticate of /mcp's 401 to find the provider (RFC 9728 §5.1)."""
+    preflight = mcp.portal.call(
+        mcp._send,
+        "OPTIONS",
+        "/mcp",
+        None,
+        {
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version",
+        },
+    )
+    unauthorized = mcp.rpc("tools/list", token=None, headers={"Origin": ORIGIN})
+
+    assert preflight.status_code == HTTPStatus.OK
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "mcp-protocol-version" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert "access-control-allow-credentials" not in preflight.headers
+    assert unauthorized.status_code == HTTPStatus.UNAUTHORIZED
+    assert unauthorized.headers["Access-Control-Allow-Origin"] == "*"
+    assert "www-authenticate" in unauthorized.headers["Access-Control-Expose-Headers"].lower()
