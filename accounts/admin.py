@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import ExternalIdentity, User
+from accounts.second_factor import second_factors_reset
 
 
 class ExternalIdentityInline(admin.TabularInline):
@@ -25,6 +26,7 @@ class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
     readonly_fields = ("sub", "last_login", "date_joined")
     inlines = (ExternalIdentityInline,)
+    actions = ("reset_second_factors",)
     fieldsets = (
         (None, {"fields": ("email", "username", "password", "sub")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email_verified")}),
@@ -32,3 +34,14 @@ class UserAdmin(BaseUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
+
+    @admin.action(description="Reset second factors (passkeys, authenticator app, recovery codes); the person is told")
+    def reset_second_factors(self, request, queryset):
+        for user in queryset:
+            second_factors_reset(user=user, by=request.user, request=request)
+        count = queryset.count()
+        self.message_user(
+            request,
+            f"Second factors reset for {count} person{'s' if count != 1 else ''}; each was told by email.",
+            messages.SUCCESS,
+        )

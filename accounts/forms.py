@@ -83,3 +83,27 @@ class EmailChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not needs_password:
             del self.fields["password"]
+
+
+class CodeForm(forms.Form):
+    """A code from the authenticator app (6 digits) or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=64,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off", "spellcheck": "false"}
+        ),
+        help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
+        error_messages={"required": "Type the code."},
+    )
+
+
+class PasswordAgainForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        error_messages={"required": "Type your password."},
+    )

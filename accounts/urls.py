@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from accounts import views
+from accounts import passkeys, views
 
 # Django's account views with our templates (templates/registration/); the
 # names are Django's, which its password-reset views reverse.
@@ -11,6 +11,17 @@ urlpatterns = [
     path("account", views.account, name="account"),
     path("account/apps/<int:consent_id>/revoke", views.connected_app_revoke, name="connected_app_revoke"),
     path("accounts/login/", views.login, name="login"),
+    path("accounts/login/verify/", views.login_verify, name="login_verify"),
+    path("account/security", views.account_security, name="account_security"),
+    path("account/security/reauthenticate", views.reauthenticate, name="reauthenticate"),
+    path("account/security/totp/setup", views.totp_setup, name="totp_setup"),
+    path("account/security/totp/confirm", views.totp_confirm, name="totp_confirm"),
+    path("account/security/totp/remove", views.totp_remove, name="totp_remove"),
+    path("account/security/recovery-codes", views.recovery_codes_regenerate, name="recovery_codes_regenerate"),
+    path("account/security/passkeys/<int:passkey_id>/rename", views.passkey_rename_view, name="passkey_rename"),
+    path("account/security/passkeys/<int:passkey_id>/remove", views.passkey_remove_view, name="passkey_remove"),
+    # django-otp-webauthn's ceremonies (JSON, called by its script), with our rules.
+    path("accounts/passkeys/", include((passkeys.urlpatterns, passkeys.app_name), namespace="otp_webauthn")),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/verify-email/resend/", views.verify_email_resend, name="verify_email_resend"),
     path("accounts/verify-email/<str:token>/", views.verify_email, name="verify_email"),

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from base64 import b32encode
 from http import HTTPStatus
 from urllib.parse import urlencode
 
+import segno
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -18,9 +21,34 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import View
+from django_otp import login as otp_login
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView, get_next_url
 
-from accounts.forms import EmailChangeForm, LoginForm, ProfileForm, SignupForm
+from accounts.forms import CodeForm, EmailChangeForm, LoginForm, PasswordAgainForm, ProfileForm, SignupForm
+from accounts.second_factor import (
+    NEW_RECOVERY_CODES_SESSION_KEY,
+    SecondFactorLocked,
+    code_verify,
+    login_complete,
+    login_needs_second_factor,
+    login_pending,
+    login_pending_start,
+    mark_recently_authenticated,
+    passkey_list,
+    passkey_remove,
+    passkey_rename,
+    recently_authenticated,
+    recovery_codes_left,
+    recovery_codes_make,
+    session_authentication_add,
+    session_authentication_set,
+    totp_device_confirm,
+    totp_device_of,
+    totp_device_pending,
+    totp_device_remove,
+    totp_device_start,
+    user_has_second_factor,
+)
 from accounts.selectors import signup_enabled
 from accounts.services import (
     email_change_check,
@@ -226,17 +254,28 @@ class LoginView(auth_views.LoginView):
     """Log in, then return to `next` when it is a URL on this site (Django checks it).
 
     With an upstream provider configured, the page also offers "Sign in with
-    <name>"; with UPSTREAM_OIDC_ONLY=1 that is the only way in.
+    <name>"; with UPSTREAM_OIDC_ONLY=1 that is the only way in. A person with
+    a second factor gives it after the password, on the next page, before
+    being logged in. `fresh=1` (prompt=login, max_age) shows the form even to
+    someone logged in, so that they authenticate again.
     """
 
     form_class = LoginForm
-    redirect_authenticated_user = True
+
+    @property
+    def redirect_authenticated_user(self) -> bool:
+        return not self._fresh()
+
+    def _fresh(self) -> bool:
+        return (self.request.POST.get("fresh") or self.request.GET.get("fresh")) == "1"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["upstream_name"] = upstream_name() if upstream_enabled() else ""
         context["password_login"] = not settings.UPSTREAM_OIDC_ONLY
         context["signup_enabled"] = signup_enabled()
+        context["passkey_login"] = settings.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN
+        context["fresh"] = self._fresh()
         return context
 
     def post(self, request, *args, **kwargs):
@@ -247,6 +286,17 @@ class LoginView(auth_views.LoginView):
             context = self.get_context_data(form=self.form_class(request))
             return self.render_to_response(context, status=HTTPStatus.FORBIDDEN)
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if login_needs_second_factor(user=user, backend=user.backend):
+            login_pending_start(
+                request=self.request, user=user, backend=user.backend, methods=["pwd"], next_url=self.get_success_url()
+            )
+            return HttpResponseRedirect(reverse("login_verify"))
+        response = super().form_valid(form)
+        session_authentication_set(request=self.request, methods=["pwd"])
+        return response
 
 
 login = never_cache(LoginView.as_view())
@@ -408,6 +458,220 @@ class UpstreamCallbackView(OIDCAuthenticationCallbackView):
         return upstream_refusal(self.request, error, next_url=self.request.session.get("oidc_login_next"))
 
     def login_success(self):
+        backend = getattr(self.user, "backend", "")
+        if login_needs_second_factor(user=self.user, backend=backend):
+            # UPSTREAM_OIDC_REQUIRE_LOCAL_2FA: our own factor too, before the login counts.
+            login_pending_start(
+                request=self.request, user=self.user, backend=backend, methods=[], next_url=self.success_url
+            )
+            return HttpResponseRedirect(reverse("login_verify"))
         response = super().login_success()
+        # No amr of ours: how the upstream authenticated the person is its own to say.
+        session_authentication_set(request=self.request, methods=[])
         logger.info("Upstream login: user %s", self.user.sub)
         return response
+
+
+# --- The second factor after a password, and the staff step-up -------------------
+
+
+def _lockout_response(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """The password lockout's page and status (429, Retry-After) for too many wrong codes."""
+    minutes = max(1, -(-retry_after // 60))
+    response = render(
+        request,
+        "registration/lockout.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+@never_cache
+def login_verify(request: HttpRequest) -> HttpResponse:
+    """`/accounts/login/verify/`: a passkey, an authenticator-app code or a recovery code.
+
+    Either after a correct password (the login waits in the session, the
+    person is not logged in yet, and no consent page can be reached), or for
+    a staff member whose session has not given one (REQUIRE_2FA_FOR_STAFF).
+    """
+    pending = login_pending(request)
+    stepping_up = pending is None and request.user.is_authenticated and not request.user.is_verified()
+    if pending is None and not stepping_up:
+        return redirect("login")
+    user = pending.user if pending is not None else request.user
+    if stepping_up and not user_has_second_factor(user=user):
+        return redirect("account_security")
+    form = CodeForm(request.POST or None)
+    status = HTTPStatus.OK
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = code_verify(user=user, code=form.cleaned_data["code"], request=request)
+        except SecondFactorLocked as locked:
+            return _lockout_response(request, locked.retry_after)
+        except ValidationError as error:
+            form.add_error("code", error.messages)
+        else:
+            if pending is not None:
+                login_complete(
+                    request=request,
+                    user=user,
+                    backend=pending.backend,
+                    methods=[*pending.methods, "otp"],
+                    device=device,
+                )
+                return HttpResponseRedirect(pending.next_url or reverse(settings.LOGIN_REDIRECT_URL))
+            otp_login(request, device)
+            session_authentication_add(request=request, method="otp")
+            return HttpResponseRedirect(_safe_next(request) or reverse("admin:index"))
+    if form.is_bound:
+        status = HTTPStatus.BAD_REQUEST
+    context = {
+        "form": form,
+        "has_passkey": settings.PASSKEYS_ENABLED and bool(passkey_list(user=user)),
+        "has_totp": totp_device_of(user=user) is not None,
+        "has_recovery_codes": recovery_codes_left(user=user) > 0,
+        "next": _safe_next(request),
+    }
+    return render(request, "registration/login_verify.html", context, status=status)
+
+
+# --- /account/security: passkeys, the authenticator app, recovery codes ---------
+
+
+def _security_page(request: HttpRequest, *, password_form=None, status=HTTPStatus.OK) -> HttpResponse:
+    user = request.user
+    context = {
+        "passkeys_enabled": settings.PASSKEYS_ENABLED,
+        "passkeys": passkey_list(user=user),
+        "totp": totp_device_of(user=user),
+        "recovery_codes_left": recovery_codes_left(user=user),
+        "has_second_factor": user_has_second_factor(user=user),
+        "new_recovery_codes": request.session.pop(NEW_RECOVERY_CODES_SESSION_KEY, None),
+        "recent": recently_authenticated(request),
+        "password_form": password_form or PasswordAgainForm(),
+        "can_use_password": user.has_usable_password() and not settings.UPSTREAM_OIDC_ONLY,
+    }
+    return render(request, "accounts/security.html", context, status=status)
+
+
+@never_cache
+@login_required
+def account_security(request: HttpRequest) -> HttpResponse:
+    """`/account/security`: the person's second factors, each change behind a recent authentication."""
+    return _security_page(request)
+
+
+@require_POST
+@login_required
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """The password again, through the login backends (so guesses count towards the lockout)."""
+    form = PasswordAgainForm(request.POST)
+    if form.is_valid():
+        if authenticate(request, username=request.user.email, password=form.cleaned_data["password"]) == request.user:
+            mark_recently_authenticated(request)
+            return redirect("account_security")
+        form.add_error("password", "That is not your password.")
+    return _security_page(request, password_form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+def _needs_recent(request: HttpRequest) -> HttpResponse | None:
+    if recently_authenticated(request):
+        return None
+    messages.error(request, "Confirm it is you first: give your password or use a passkey.")
+    return redirect("account_security")
+
+
+def _totp_setup_page(request: HttpRequest, device, *, form=None, status=HTTPStatus.OK) -> HttpResponse:
+    qr = segno.make(device.config_url, error="m")
+    context = {
+        "device": device,
+        # Drawn here, as inline SVG: the key never leaves the site for a QR service.
+        "qr_svg": qr.svg_inline(scale=5, dark="#111", light="#fff", title="QR code of your authenticator key"),
+        "key_text": " ".join(b32encode(device.bin_key).decode().rstrip("=")[i : i + 4] for i in range(0, 32, 4)),
+        "form": form or CodeForm(),
+    }
+    return render(request, "accounts/totp_setup.html", context, status=status)
+
+
+@require_POST
+@login_required
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    """A new key for an authenticator app, shown as a QR code and as text; it counts once confirmed."""
+    if response := _needs_recent(request):
+        return response
+    return _totp_setup_page(request, totp_device_start(user=request.user))
+
+
+@require_POST
+@login_required
+def totp_confirm(request: HttpRequest) -> HttpResponse:
+    if response := _needs_recent(request):
+        return response
+    device = totp_device_pending(user=request.user, device_id=request.POST.get("device"))
+    if device is None:
+        messages.error(request, "That set-up has expired or was replaced. Start again.")
+        return redirect("account_security")
+    form = CodeForm(request.POST)
+    if form.is_valid():
+        try:
+            codes = totp_device_confirm(
+                user=request.user, device=device, code=form.cleaned_data["code"], request=request
+            )
+        except ValidationError as error:
+            form.add_error("code", error.messages)
+        else:
+            if codes:
+                request.session[NEW_RECOVERY_CODES_SESSION_KEY] = codes
+            messages.success(
+                request, "Your authenticator app is set up: you will be asked for a code after your password."
+            )
+            return redirect("account_security")
+    return _totp_setup_page(request, device, form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+@require_POST
+@login_required
+def totp_remove(request: HttpRequest) -> HttpResponse:
+    if response := _needs_recent(request):
+        return response
+    if totp_device_remove(user=request.user, request=request):
+        messages.success(request, "The authenticator app is removed.")
+    return redirect("account_security")
+
+
+@require_POST
+@login_required
+def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    if response := _needs_recent(request):
+        return response
+    if not user_has_second_factor(user=request.user):
+        messages.error(request, "Recovery codes stand in for a passkey or an authenticator app: set one up first.")
+        return redirect("account_security")
+    request.session[NEW_RECOVERY_CODES_SESSION_KEY] = recovery_codes_make(user=request.user, request=request)
+    return redirect(reverse("account_security") + "#recovery-codes")
+
+
+@require_POST
+@login_required
+def passkey_rename_view(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    try:
+        passkey = passkey_rename(user=request.user, passkey_id=passkey_id, name=request.POST.get("name", ""))
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        messages.success(request, f"The passkey is now called {passkey.name}.")
+    return redirect(reverse("account_security") + "#passkeys")
+
+
+@require_POST
+@login_required
+def passkey_remove_view(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    if response := _needs_recent(request):
+        return response
+    if passkey_remove(user=request.user, passkey_id=passkey_id, request=request):
+        messages.success(request, "The passkey is removed.")
+    else:
+        messages.error(request, "That passkey is not one of yours.")
+    return redirect(reverse("account_security") + "#passkeys")

@@ -96,6 +96,12 @@ INSTALLED_APPS = [
     "tasks",
     "axes",
     "corsheaders",
+    # Second factors: django-otp's authenticator app (TOTP) and recovery codes
+    # (static tokens), and passkeys (WebAuthn) through django-otp-webauthn.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +113,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "config.middleware.NoReferrerCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # REQUIRE_2FA_FOR_STAFF: /admin only for staff whose session passed a second factor.
+    "accounts.middleware.StaffSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Last, as django-axes requires: it answers a locked-out login attempt.
@@ -315,6 +325,41 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_USERNAME_CALLABLE = "accounts.views.login_attempt_username"
 # The address the server saw; no proxy header is trusted unless configured.
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# --- Passkeys and two-factor sign-in (django-otp, django-otp-webauthn) --------
+
+# Staff reach /admin only from a session that passed a second factor; one
+# without a factor is sent to set one up. On unless DJANGO_DEBUG=1.
+REQUIRE_2FA_FOR_STAFF = env.bool("REQUIRE_2FA_FOR_STAFF", default=not DEBUG)
+# Upstream logins (the broker) skip our second factor: the upstream is
+# trusted for its own. 1 asks people who set one up here for it as well.
+UPSTREAM_OIDC_REQUIRE_LOCAL_2FA = env.bool("UPSTREAM_OIDC_REQUIRE_LOCAL_2FA", default=False)
+# Adding or removing a factor needs the password or a passkey again within this time.
+RECENT_AUTHENTICATION_SECONDS = 10 * 60
+# How long the second-factor step after a correct password waits.
+SECOND_FACTOR_PENDING_SECONDS = 5 * 60
+# The authenticator app's QR code names the site so.
+OTP_TOTP_ISSUER = "Taskgate"
+# django-otp's own throttle (seconds doubling after each wrong code) stays on,
+# beside the lockout of accounts.second_factor, which counts like django-axes.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin lists people's devices but never shows their keys (an admin resets, never reads, a factor).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# WebAuthn binds passkeys to the site's host name and needs a secure context:
+# https, or http://localhost in development. An IP address such as 127.0.0.1
+# cannot be a relying party ID, so there the pages do not offer passkeys
+# (use SITE_URL=http://localhost:8000 to try them).
+PASSKEYS_ENABLED = SITE_IS_HTTPS or _site.hostname == "localhost"
+OTP_WEBAUTHN_RP_ID = _site.hostname
+OTP_WEBAUTHN_RP_NAME = "Taskgate"
+# django-otp-webauthn's checks refuse an http origin other than localhost; with
+# passkeys off the https form is named, which no browser ceremony here can match.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [SITE_URL if PASSKEYS_ENABLED else f"https://{_site.netloc}"]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = PASSKEYS_ENABLED and not UPSTREAM_OIDC_ONLY
+if OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN:
+    # A passkey logs in on its own (passwordless): the library's backend says whose it is.
+    AUTHENTICATION_BACKENDS.append("django_otp_webauthn.backends.WebAuthnBackend")
 
 # EMAIL_URL: consolemail:// (the default: mail is printed), smtp+tls://user:password@host:587, ...
 _email = env.email_url("EMAIL_URL", default="consolemail://")

@@ -217,6 +217,14 @@ class AuditEvent(models.Model):
         APP_REGISTERED = "app_registered", "App registered dynamically"
         APP_DISABLED = "app_disabled", "App disabled"
         APP_DELETED = "app_deleted", "App deleted"
+        PASSKEY_ADDED = "passkey_added", "Passkey added"
+        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
+        TOTP_ADDED = "totp_added", "Authenticator app set up"
+        TOTP_REMOVED = "totp_removed", "Authenticator app removed"
+        RECOVERY_CODES_CREATED = "recovery_codes_created", "Recovery codes made"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+        SECOND_FACTOR_FAILED = "second_factor_failed", "Second factor failed"
+        SECOND_FACTORS_RESET = "second_factors_reset", "Second factors reset by an admin"
 
     created_at = models.DateTimeField("when", default=timezone.now, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
@@ -291,3 +299,25 @@ class UsedClientAssertion(models.Model):
 
     def __str__(self) -> str:
         return f"assertion {self.checksum[:12]} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuthenticationContext(models.Model):
+    """How and when a person logged in, for the tokens that login leads to.
+
+    OpenID Connect Core §2: an ID token says when the person authenticated
+    (`auth_time`) and how (`amr`, RFC 8176). The login is known in the
+    browser's session; the token endpoint and userinfo are called by the
+    app, without it. So the login's context is copied to the authorization
+    code it approved (key "code:<checksum>"), and from there to each ID token
+    issued (key "jti:<jti>"), which access tokens and refreshes point to.
+    Only checksums of codes are kept, never a code.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    auth_time = models.DateTimeField()
+    amr = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key[:16]}: {' '.join(self.amr)} at {self.auth_time:%Y-%m-%d %H:%M:%S}"

@@ -26,6 +26,13 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from idp.authentication import (
+    REQUEST_ATTRIBUTE,
+    authentication_for_access_token_id,
+    authentication_for_token_request,
+    authentication_link_code,
+    authentication_link_id_token,
+)
 from idp.bearer import bearer_verify
 from idp.client_assertions import ASSERTION_TYPE, ClientAssertionError, assertion_issuer, client_assertion_verify
 from idp.models import Application, AuditEvent, ClientKeys, RedeemedCode
@@ -44,7 +51,29 @@ def _assertion_parameters(request) -> tuple[str | None, str | None]:
     return getattr(request, "client_assertion_type", None), getattr(request, "client_assertion", None)
 
 
+def _authentication(request):
+    """How and when the person behind this token request or userinfo call logged in (idp.authentication).
+
+    Looked up once per request: every claim asks.
+    """
+    found = getattr(request, "taskgate_authentication_found", None)
+    if found is None:
+        access_token = getattr(request, "access_token", None)
+        if isinstance(getattr(access_token, "token_id", None), int):
+            authentication = authentication_for_access_token_id(access_token.token_id)  # userinfo (idp.bearer)
+        elif isinstance(access_token, get_access_token_model()):
+            authentication = authentication_for_access_token_id(access_token.pk)
+        else:
+            authentication = authentication_for_token_request(request)
+        found = request.taskgate_authentication_found = (authentication,)
+    return found[0]
+
+
 class TaskgateOAuth2Validator(OAuth2Validator):
+    # OpenID Connect Core §2 and RFC 8176: how the person logged in, in every
+    # ID token and userinfo answer (the `openid` scope is always there).
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "amr": "openid", "auth_time": "openid"}
+
     # --- Client authentication: secrets (DOT), none (public clients), private_key_jwt (ours)
 
     def client_authentication_required(self, request, *args, **kwargs):
@@ -135,7 +164,27 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             "email_verified": lambda request: bool(request.user.email_verified),
             "name": lambda request: request.user.display_name,
             "preferred_username": lambda request: request.user.username,
+            "amr": lambda request: (_authentication(request).amr or None) if _authentication(request) else None,
+            "auth_time": lambda request: (
+                int(_authentication(request).auth_time.timestamp()) if _authentication(request) else None
+            ),
         }
+
+    def get_oidc_claims(self, token, token_handler, request):
+        """A claim we cannot say (`amr` of a login from before we kept it) is left out, not null."""
+        claims = super().get_oidc_claims(token, token_handler, request)
+        return {key: value for key, value in claims.items() if value is not None}
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        """OpenID Connect Core §2: `auth_time` is when the person logged in for this code,
+        not the account's last login anywhere (DOT's); the ID token's `jti` keeps
+        the login for userinfo and refreshes (idp.authentication)."""
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        authentication = _authentication(request)
+        if authentication is not None:
+            claims["auth_time"] = int(authentication.auth_time.timestamp())
+            authentication_link_id_token(jti=claims["jti"], authentication=authentication, user=request.user)
+        return claims, expiration_time
 
     def is_pkce_required(self, client_id, request) -> bool:
         """OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every public client, and
@@ -263,11 +312,15 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         the consent form's hidden `resource` field, which a browser can change.
         Every code issued is also the person's consent, given on the consent
         page, remembered, or implied for a first-party app: recorded for
-        /account's Connected apps.
+        /account's Connected apps. The login that approved it is kept for the
+        ID token's `amr` and `auth_time` (idp.authentication).
         """
         refuse_unserved_resources(getattr(request, "resource", None) or [], request=request)
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
         consent_record(user=request.user, application=request.client, scopes=request.scopes)
+        authentication_link_code(
+            code=code["code"], user=request.user, credential=getattr(request, REQUEST_ATTRIBUTE, None)
+        )
 
     def _check_and_set_request_resource(self, request):
         """RFC 8707 §2: the token's audience, requested at the token endpoint or

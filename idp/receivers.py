@@ -20,6 +20,7 @@ from idp.services import audit_record
 _LOGIN_METHODS = {
     "django.contrib.auth.backends.ModelBackend": "password",
     "accounts.upstream.UpstreamOIDCBackend": "upstream",
+    "django_otp_webauthn.backends.WebAuthnBackend": "passkey",
 }
 
 

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.test.signals import setting_changed
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -29,6 +30,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from idp.authentication import REQUEST_ATTRIBUTE, SESSION_KEY, from_session
 from idp.bearer import bearer_verify
 from idp.cimd import cimd_refusal
 from idp.client_assertions import assertion_issuer, signing_algorithms
@@ -73,6 +75,56 @@ class ConsentView(dot.AuthorizationView):
         except OAuth2Error as error:
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"]) from None
         return scopes, credentials
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        """The login behind this approval travels to the code as an oauthlib
+        credential (set on its request object), for `amr` and `auth_time`."""
+        credentials = {
+            **credentials,
+            REQUEST_ATTRIBUTE: from_session(request.session.get(SESSION_KEY)),
+        }
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
+    def get(self, request, *args, **kwargs):
+        """OpenID Connect Core §3.1.2.1: `prompt=login`, or a `max_age` older than the
+        person's login, asks them to log in again (a second factor too, when they
+        have one) before the consent page.
+
+        DOT's own handling of prompt=login sends a logged-in person to the login
+        page, which sends them straight back; ours asks for a fresh login
+        (`fresh=1`), and the request it returns to no longer asks, so that the
+        fresh login satisfies it once.
+        """
+        if request.user.is_authenticated and self._needs_fresh_login(request):
+            try:
+                self.validate_authorization_request(request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+            query = [
+                (key, value)
+                for key, value in parse_qsl(urlsplit(request.get_full_path()).query, keep_blank_values=True)
+                if key not in ("prompt", "max_age")
+            ]
+            prompt = [value for value in request.GET.get("prompt", "").split() if value != "login"]
+            if prompt:
+                query.append(("prompt", " ".join(prompt)))
+            next_url = f"{request.path}?{urlencode(query)}"
+            return HttpResponseRedirect(f"{reverse('login')}?{urlencode({'next': next_url, 'fresh': '1'})}")
+        return super().get(request, *args, **kwargs)
+
+    @staticmethod
+    def _needs_fresh_login(request) -> bool:
+        if "login" in request.GET.get("prompt", "").split():
+            return True
+        raw = request.GET.get("max_age")
+        if raw is None:
+            return False
+        try:
+            max_age = int(raw)
+        except ValueError:
+            return False  # oauthlib's validation reports a malformed max_age
+        authentication = from_session(request.session.get(SESSION_KEY))
+        return authentication is None or int(time.time()) - authentication["auth_time"] > max(max_age, 0)
 
     def handle_no_permission(self):
         # Validate the request before sending anyone to log in, so that a bad

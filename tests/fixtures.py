@@ -53,12 +53,30 @@ def public_application(db):
 
 @pytest.fixture
 def admin_client(client, db):
-    """Replaces pytest-django's fixture of that name, which does not fit our user model."""
+    """Replaces pytest-django's fixture of that name, which does not fit our user model.
+
+    An admin as REQUIRE_2FA_FOR_STAFF (on in the tests, as outside debug)
+    wants one: with an authenticator app, in a session that gave a code from it.
+    """
     from tests.factories import UserFactory
 
     admin = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin)
+    verify_second_factor(client, admin)
     return client
+
+
+def verify_second_factor(client, user):
+    """Give `user` an authenticator app and mark the client's session as having passed it,
+    as the second-factor page does (django_otp.login)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
 
 
 @pytest.fixture

@@ -212,11 +212,32 @@ def test_the_login_page_and_the_error_pages_in_a_browser(browser, live_server, a
     context.close()
 
 
+def staff_second_factor(admin) -> tuple[str, str]:
+    """An authenticator app and recovery codes for `admin`: a code of the app now, and a recovery code."""
+    import pyotp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.second_factor import recovery_codes_make
+
+    device = TOTPDevice.objects.create(user=admin, name="Authenticator app", confirmed=True)
+    codes = recovery_codes_make(user=admin)
+    return pyotp.TOTP(base64.b32encode(device.bin_key).decode()).now(), codes[0]
+
+
+def give_second_factor(page, code: str) -> None:
+    """The admin's password alone does not open the admin: the second-factor page asks for a code."""
+    page.wait_for_url("**/accounts/login/verify/**")
+    page.get_by_role("textbox", name="Code").fill(code)
+    page.get_by_role("button", name="Continue").click()
+
+
 def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir):
     from idp.models import Application
     from tests.factories import ApplicationFactory, UserFactory
 
     admin = UserFactory(is_staff=True, is_superuser=True)
+    # REQUIRE_2FA_FOR_STAFF (on outside debug): the admin has an authenticator app and recovery codes.
+    app_code, recovery_code = staff_second_factor(admin)
     gpt = ApplicationFactory(name="Tasks GPT", redirect_uris=GPT_CALLBACKS, require_pkce=False)
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
@@ -227,6 +248,7 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     page.get_by_label("Email").fill(admin.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    give_second_factor(page, app_code)
     page.wait_for_url(f"**/admin/idp/application/{gpt.pk}/change/")
     card = page.locator(".setup-card")
     assert gpt.client_id in card.inner_text()
@@ -265,6 +287,7 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     page.get_by_label("Email").fill(admin.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    give_second_factor(page, recovery_code)
     page.wait_for_url(f"**/admin/idp/application/{gpt.pk}/change/")
     assert page.locator("#setup-client_id").is_visible()
     assert not page.get_by_role("button", name="Copy Client ID").is_visible()

@@ -37,7 +37,7 @@ EXPECTED = {
     "client_id_metadata_document_supported": True,
     "subject_types_supported": ["public"],
     "id_token_signing_alg_values_supported": ["RS256"],
-    "claims_supported": ["email", "email_verified", "name", "preferred_username", "sub"],
+    "claims_supported": ["amr", "auth_time", "email", "email_verified", "name", "preferred_username", "sub"],
     "prompt_values_supported": ["none", "login"],
     "request_parameter_supported": False,
     "claims_parameter_supported": False,

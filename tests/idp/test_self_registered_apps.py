@@ -13,7 +13,7 @@ from oauth2_provider.models import get_access_token_model
 
 from idp.models import Application
 from tests.factories import ApplicationFactory, UserFactory
-from tests.fixtures import issue_access_token
+from tests.fixtures import issue_access_token, verify_second_factor
 from tests.oauth_flow import authorization_code, token_request
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,9 @@ REDIRECT_URI = "https://client.example.com/callback"
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    verify_second_factor(client, staff)  # REQUIRE_2FA_FOR_STAFF
     return client
 
 
