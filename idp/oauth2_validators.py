@@ -186,6 +186,16 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             authentication_link_id_token(jti=claims["jti"], authentication=authentication, user=request.user)
         return claims, expiration_time
 
+    def validate_silent_login(self, request) -> bool:
+        """OpenID Connect Core §3.1.2.1, prompt=none: we never authorize without showing our
+        pages, so a silent request is answered `login_required` (§3.1.2.6), which clients act on
+        by sending the person through the normal flow. DOT implements neither silent check."""
+        return False
+
+    def validate_silent_authorization(self, request) -> bool:
+        """See validate_silent_login: `consent_required` would follow a silent login."""
+        return False
+
     def is_pkce_required(self, client_id, request) -> bool:
         """OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every public client, and
         for every confidential one unless an admin turned it off for it (GPT
