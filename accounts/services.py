@@ -106,35 +106,38 @@ def email_verification_send(*, user: User) -> bool:
         "days": settings.EMAIL_VERIFICATION_MAX_AGE.days,
         "site_url": settings.SITE_URL,
     }
+    return _send(
+        to=user.email,
+        subject="Confirm your email address for Taskgate",
+        template="accounts/email/verify_email.txt",
+        context=context,
+        user=user,
+        what="the verification email",
+    )
+
+
+def _emailed_link(token: str, *, salt: str, expired: str, invalid: str) -> tuple[dict, User | None]:
+    """The signed data of a link we emailed, and the active person it names (None if none);
+    ValidationError with `expired` or `invalid` when its signature says so."""
     try:
-        send_mail(
-            subject="Confirm your email address for Taskgate",
-            message=render_to_string("accounts/email/verify_email.txt", context),
-            from_email=None,
-            recipient_list=[user.email],
-        )
-    except OSError:
-        logger.exception("Could not send the verification email to user %s", user.sub)
-        return False
-    return True
+        data = signing.loads(token, salt=salt, max_age=settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds())
+    except signing.SignatureExpired:
+        raise ValidationError(expired, code="expired") from None
+    except signing.BadSignature:
+        raise ValidationError(invalid, code="invalid") from None
+    if not isinstance(data, dict):
+        return {}, None
+    return data, User.objects.filter(sub=data.get("sub"), is_active=True).first()
 
 
 def email_verification_check(*, token: str) -> User:
     """The person a verification link is for, or ValidationError with a sentence saying what to do."""
-    try:
-        data = signing.loads(
-            token, salt=_VERIFICATION_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds()
-        )
-    except signing.SignatureExpired:
-        raise ValidationError(
-            "This link has expired. Log in and ask for a new one on your account page.", code="expired"
-        ) from None
-    except signing.BadSignature:
-        raise ValidationError(
-            "This link is not valid. Check that you opened all of it, or ask for a new one on your account page.",
-            code="invalid",
-        ) from None
-    user = User.objects.filter(sub=data.get("sub"), is_active=True).first() if isinstance(data, dict) else None
+    data, user = _emailed_link(
+        token,
+        salt=_VERIFICATION_SALT,
+        expired="This link has expired. Log in and ask for a new one on your account page.",
+        invalid="This link is not valid. Check that you opened all of it, or ask for a new one on your account page.",
+    )
     if user is None or _email_digest(user.email) != data.get("email"):
         raise ValidationError(
             "This link is for an address that is no longer on an account here. Ask for a new one on your account page.",
@@ -201,27 +204,24 @@ def _email_change_send(*, user: User) -> bool:
     )
 
 
-def _send(*, to: str, subject: str, template: str, context: dict, user: User) -> bool:
-    """Send one mail; a mail server that fails is logged, not raised."""
+def _send(*, to: str, subject: str, template: str, context: dict, user: User, what: str = "") -> bool:
+    """Send one mail; a mail server that fails is logged (as `what`, else the subject), not raised."""
     try:
         send_mail(subject=subject, message=render_to_string(template, context), from_email=None, recipient_list=[to])
     except OSError:
-        logger.exception("Could not send %r to user %s", subject, user.sub)
+        logger.exception("Could not send %s to user %s", what or repr(subject), user.sub)
         return False
     return True
 
 
 def email_change_check(*, token: str) -> User:
     """The person an email-change link is for, or ValidationError with a sentence saying what to do."""
-    try:
-        data = signing.loads(
-            token, salt=_EMAIL_CHANGE_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds()
-        )
-    except signing.SignatureExpired:
-        raise ValidationError("This link has expired. Ask for the change again on your account page.") from None
-    except signing.BadSignature:
-        raise ValidationError("This link is not valid. Check that you opened all of it.") from None
-    user = User.objects.filter(sub=data.get("sub"), is_active=True).first() if isinstance(data, dict) else None
+    data, user = _emailed_link(
+        token,
+        salt=_EMAIL_CHANGE_SALT,
+        expired="This link has expired. Ask for the change again on your account page.",
+        invalid="This link is not valid. Check that you opened all of it.",
+    )
     if (
         user is None
         or not user.pending_email
