@@ -500,14 +500,24 @@ def _registered(data: dict, accepted: ClientMetadata) -> dict:
     client_keys_record(client_id=data["client_id"], metadata=accepted)
     data["grant_types"] = accepted.grant_types
     data["response_types"] = accepted.response_types
-    data["token_endpoint_auth_method"] = accepted.token_endpoint_auth_method
-    if accepted.jwks_uri:
-        data["jwks_uri"] = accepted.jwks_uri
-    if accepted.jwks is not None:
-        data["jwks"] = accepted.jwks
-    if accepted.signing_alg:
-        data["token_endpoint_auth_signing_alg"] = accepted.signing_alg
+    data.update(
+        _authentication_members(
+            accepted.token_endpoint_auth_method, accepted.jwks_uri, accepted.jwks, accepted.signing_alg
+        )
+    )
     return data
+
+
+def _authentication_members(method: str, jwks_uri: str, jwks: dict | None, signing_alg: str) -> dict:
+    """RFC 7591 §2: how the client authenticates, as a registration response states it."""
+    members = {"token_endpoint_auth_method": method}
+    if jwks_uri:
+        members["jwks_uri"] = jwks_uri
+    if jwks is not None:
+        members["jwks"] = jwks
+    if signing_alg:
+        members["token_endpoint_auth_signing_alg"] = signing_alg
+    return members
 
 
 class ClientRegistrationView(dot.DynamicClientRegistrationView):
@@ -570,15 +580,16 @@ class ClientConfigurationView(dot.DynamicClientRegistrationManagementView):
     def get(self, request, *args, **kwargs):
         """RFC 7592 §2.1: the registration as it is, keys included (DOT knows only secrets and none)."""
         response = super().get(request, *args, **kwargs)
+        if response.status_code != HTTPStatus.OK:
+            return response
         keys = ClientKeys.objects.filter(client_id=kwargs.get("client_id")).first()
-        if response.status_code == HTTPStatus.OK and keys is not None:
-            data = json.loads(response.content)
-            data["token_endpoint_auth_method"] = keys.token_endpoint_auth_method
-            data.update({"jwks_uri": keys.jwks_uri} if keys.jwks_uri else {"jwks": keys.jwks})
-            if keys.signing_alg:
-                data["token_endpoint_auth_signing_alg"] = keys.signing_alg
-            response = JsonResponse(data, status=HTTPStatus.OK)
-        return response
+        if keys is None:
+            return response
+        data = json.loads(response.content)
+        data.update(
+            _authentication_members(keys.token_endpoint_auth_method, keys.jwks_uri, keys.jwks, keys.signing_alg)
+        )
+        return JsonResponse(data, status=HTTPStatus.OK)
 
     def dispatch(self, request, *args, **kwargs):
         response = super().dispatch(request, *args, **kwargs)
