@@ -194,16 +194,16 @@ def _key_set(keys: ClientKeys, *, refetch: bool = False) -> list[dict]:
     if not keys.jwks_uri:
         return public_key_set(keys.jwks)
     cache_key = _cache_key(keys.jwks_uri)
-    jwks = None if refetch else cache.get(cache_key)
-    if jwks is None:
+    published = None if refetch else cache.get(cache_key)
+    if published is None:
         try:
             jwks, max_age = GuardedFetcher().fetch(keys.jwks_uri)
         except CIMDError as error:
             raise ClientAssertionError(f"the JWKS at {keys.jwks_uri} could not be fetched: {error}") from None
+        # Checked once, when fetched: the cache holds only key sets that passed.
         published = public_key_set(jwks)
-        cache.set(cache_key, jwks, max_age)
-        return published
-    return public_key_set(jwks)
+        cache.set(cache_key, published, max_age)
+    return published
 
 
 def _may_refetch(uri: str) -> bool:
