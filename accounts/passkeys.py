@@ -38,8 +38,7 @@ from accounts.second_factor import (
     recently_authenticated,
     session_authentication_set,
 )
-from idp.models import AuditEvent
-from idp.services import audit_record
+from idp.audit import AuditEvent, audit_record
 
 
 class PasskeysOff(exceptions.OTPWebAuthnApiError):

@@ -30,10 +30,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User
+from idp.audit import AuditEvent, audit_record
 from idp.authentication import SESSION_KEY
-from idp.models import AuditEvent
 from idp.ratelimit import RateLimit
-from idp.services import audit_record
 
 PENDING_SESSION_KEY = "accounts.second_factor_pending"
 REAUTHENTICATED_SESSION_KEY = "accounts.reauthenticated_at"

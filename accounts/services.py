@@ -23,8 +23,7 @@ from django.utils import timezone
 
 from accounts.models import ExternalIdentity, User
 from accounts.upstream import UpstreamLoginError
-from idp.models import AuditEvent
-from idp.services import audit_record
+from idp.audit import AuditEvent, audit_record
 
 logger = logging.getLogger(__name__)
 

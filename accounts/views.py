@@ -68,10 +68,11 @@ from accounts.upstream import (
     upstream_name,
     upstream_provider,
 )
-from idp.models import AuditEvent, Consent
+from idp.audit import AuditEvent, audit_record
+from idp.models import Consent
 from idp.ratelimit import RateLimit, client_address
 from idp.selectors import connected_app_list
-from idp.services import audit_record, consent_revoke
+from idp.services.consents import consent_revoke
 
 
 def home(request):

@@ -596,7 +596,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     # RFC 7591/7592 at /idp/register, open to anonymous clients as MCP clients
-    # need; idp.views.ClientRegistrationView adds our checks and a rate limit.
+    # need; idp.views.registration.ClientRegistrationView adds our checks and a rate limit.
     "DCR_ENABLED": True,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     # Client ID Metadata Documents: an https URL as client_id, fetched with

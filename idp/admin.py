@@ -6,16 +6,16 @@ from django.template.response import TemplateResponse
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model
 
-from idp.models import Application, AuditEvent, SelfRegisteredApplication
+from idp.audit import AuditEvent, audit_record
+from idp.models import Application, SelfRegisteredApplication
 from idp.selectors import application_setup_card
-from idp.services import (
+from idp.services.apps import (
     IssuedCredentials,
     application_delete,
     application_disable,
     application_record_change,
     application_revoke_tokens,
     application_rotate_secret,
-    audit_record,
 )
 
 AccessToken = get_access_token_model()

@@ -9,6 +9,9 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
+# The audit log's model lives with its writer (idp.audit), which has no provider
+# import so that accounts can use it; imported here so that Django registers it.
+from idp.audit import AuditEvent  # noqa: F401
 from idp.validators import is_loopback_host, validate_redirect_uris
 
 
@@ -162,7 +165,7 @@ class Consent(models.Model):
     tokens (REQUEST_APPROVAL_PROMPT "auto"). This one is written whenever an
     authorization code is issued to the app for the person, so it also tells
     when the app was first allowed, which scopes it was given, and when it
-    last got or used a token. Revoking it (idp.services.consent_revoke) ends
+    last got or used a token. Revoking it (idp.services.consents.consent_revoke) ends
     the app's tokens too, so that the app must ask again.
     """
 
@@ -187,70 +190,6 @@ class Consent(models.Model):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
-
-
-class AuditEvent(models.Model):
-    """A security event, for admins to see what happened when something looks wrong.
-
-    Written only through idp.services.audit_record, which never stores a
-    password, secret, code or token. Read-only in the admin; kept for
-    AUDIT_RETENTION_DAYS and then deleted by `manage.py prune_audit_log`.
-    The user and app are kept as links (emptied if they are deleted) and as
-    a label, so that an event still says whom it was about afterwards.
-    """
-
-    class Kind(models.TextChoices):
-        LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
-        LOGIN_FAILED = "login_failed", "Login failed"
-        LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out (too many failures)"
-        SIGNED_UP = "signed_up", "Signed up"
-        EMAIL_VERIFIED = "email_verified", "Email verified"
-        EMAIL_CHANGED = "email_changed", "Email changed"
-        CONSENT_GIVEN = "consent_given", "Consent given"
-        CONSENT_DENIED = "consent_denied", "Consent denied"
-        TOKEN_ISSUED = "token_issued", "Token issued"
-        REFRESH_TOKEN_REUSED = "refresh_token_reused", "Refresh token reuse detected (family revoked)"
-        CODE_REPLAYED = "code_replayed", "Authorization code replayed (its tokens revoked)"
-        TOKEN_REVOKED = "token_revoked", "Token revoked"
-        APP_CREATED = "app_created", "App created"
-        APP_CHANGED = "app_changed", "App changed"
-        APP_REGISTERED = "app_registered", "App registered dynamically"
-        APP_DISABLED = "app_disabled", "App disabled"
-        APP_DELETED = "app_deleted", "App deleted"
-        PASSKEY_ADDED = "passkey_added", "Passkey added"
-        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
-        TOTP_ADDED = "totp_added", "Authenticator app set up"
-        TOTP_REMOVED = "totp_removed", "Authenticator app removed"
-        RECOVERY_CODES_CREATED = "recovery_codes_created", "Recovery codes made"
-        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
-        SECOND_FACTOR_FAILED = "second_factor_failed", "Second factor failed"
-        SECOND_FACTORS_RESET = "second_factors_reset", "Second factors reset by an admin"
-
-    created_at = models.DateTimeField("when", default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    user_label = models.CharField("user (as recorded)", max_length=254, blank=True)
-    application = models.ForeignKey(
-        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name="app",
-    )
-    application_label = models.CharField("app (as recorded)", max_length=255, blank=True)
-    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = "audit event"
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ClientKeys(models.Model):

@@ -13,8 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.dispatch import receiver
 
-from idp.models import AuditEvent
-from idp.services import audit_record
+from idp.audit import AuditEvent, audit_record
 
 # Which way in a login came, by the authentication backend Django names on the user.
 _LOGIN_METHODS = {

@@ -13,7 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.scopes import get_scopes_backend
 
 from idp.models import Application, Consent
-from idp.services import GPT_ACTION_CALLBACK_HOSTS, GPT_ACTION_TOKEN_EXCHANGE_METHOD
+from idp.services.gpt_actions import GPT_ACTION_CALLBACK_HOSTS, GPT_ACTION_TOKEN_EXCHANGE_METHOD
 from idp.validators import is_loopback_host
 
 

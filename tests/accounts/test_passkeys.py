@@ -8,7 +8,7 @@ from http import HTTPStatus
 import pytest
 from django_otp_webauthn.models import WebAuthnCredential
 
-from idp.models import AuditEvent
+from idp.audit import AuditEvent
 
 BEGIN = "/accounts/passkeys/registration/begin/"
 

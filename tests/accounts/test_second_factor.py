@@ -13,7 +13,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.second_factor import recovery_codes_make
-from idp.models import AuditEvent
+from idp.audit import AuditEvent
 
 
 def totp_of(device: TOTPDevice) -> pyotp.TOTP:

@@ -51,7 +51,7 @@ def test_a_person_signs_up_allows_a_client_sees_it_under_connected_apps_and_revo
 
     from accounts.models import User
     from accounts.services import email_verification_token
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from tests.factories import ApplicationFactory
 
     application = ApplicationFactory(redirect_uris=REDIRECT_URI, name="Task Planner")

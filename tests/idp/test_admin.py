@@ -101,7 +101,7 @@ def test_disabling_an_app_stops_its_authorizations(admin_client, application):
 
 
 def test_an_app_deleted_by_an_admin_is_in_the_audit_log_with_its_name(admin_client, application):
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     response = admin_client.post(f"/admin/idp/application/{application.pk}/delete/", {"post": "yes"})
 
@@ -113,7 +113,7 @@ def test_an_app_deleted_by_an_admin_is_in_the_audit_log_with_its_name(admin_clie
 
 
 def test_apps_deleted_from_the_list_are_each_in_the_audit_log(admin_client, application, public_application):
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     response = admin_client.post(
         "/admin/idp/application/",

@@ -7,8 +7,9 @@ from http import HTTPStatus
 import pytest
 from django.core.cache import cache
 
-from idp.models import Application, AuditEvent, Consent
-from idp.services import consent_record
+from idp.audit import AuditEvent
+from idp.models import Application, Consent
+from idp.services.consents import consent_record
 from tests.metadata_documents import MetadataDocumentServer
 from tests.oauth_flow import authorize
 

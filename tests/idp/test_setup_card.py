@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth.hashers import check_password
 from oauth2_provider.models import get_access_token_model
 
-from idp.models import Application, AuditEvent
+from idp.audit import AuditEvent
+from idp.models import Application
 from idp.selectors import application_setup_card
 from tests.factories import ApplicationFactory
 from tests.fixtures import issue_access_token

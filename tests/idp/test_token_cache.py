@@ -18,7 +18,7 @@ from django.utils import timezone
 from idp import bearer, token_cache
 from idp.bearer import EXPIRED, UNKNOWN, bearer_verify, checksum
 from idp.models import Application, Consent
-from idp.services import consent_mark_used
+from idp.services.consents import consent_mark_used
 from tests.fixtures import issue_access_token
 from tests.idp.test_token import basic
 

@@ -54,7 +54,8 @@ def next_code(client, application, challenge: str) -> str:
 def counts() -> dict[str, int]:
     from oauth2_provider.models import get_access_token_model, get_id_token_model, get_refresh_token_model
 
-    from idp.models import AuditEvent, RedeemedCode
+    from idp.audit import AuditEvent
+    from idp.models import RedeemedCode
 
     return {
         "access tokens": get_access_token_model().objects.count(),
@@ -107,7 +108,7 @@ def test_a_refresh_that_loses_its_token_to_a_concurrent_one_is_refused_and_the_f
 ):
     """RFC 9700 §4.14.2: a refresh token is used once; a duplicate that arrived while the first was
     under way is a client's retry, not a theft: `invalid_grant`, and the winner's pair stays valid."""
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from idp.oauth2_validators import TaskgateOAuth2Validator
 
     save_id_token = TaskgateOAuth2Validator._save_id_token
@@ -141,7 +142,7 @@ def test_an_exchange_that_loses_its_code_to_a_concurrent_one_is_refused_and_writ
     """RFC 6749 §4.1.2: "The client MUST NOT use the authorization code more than once." Of two
     exchanges under way at once, the one that records the code redeemed first wins; the other gets
     `invalid_grant`, stores no token and no ID token, and the winner's tokens are not revoked."""
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from idp.oauth2_validators import TaskgateOAuth2Validator
 
     verifier, challenge = pkce_pair()

@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from idp.services import application_create
+from idp.services.apps import application_create
 
 
 def validation_sentence(error: ValidationError) -> str:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from idp.services import audit_prune
+from idp.audit import audit_prune
 
 
 class Command(BaseCommand):
