@@ -12,7 +12,7 @@ from oauth2_provider.models import AbstractApplication, ApplicationManager
 # The audit log's model lives with its writer (idp.audit), which has no provider
 # import so that accounts can use it; imported here so that Django registers it.
 from idp.audit import AuditEvent  # noqa: F401
-from idp.validators import is_loopback_host, validate_redirect_uris
+from idp.validators import is_gpt_action_callback, is_loopback_host, validate_redirect_uris
 
 
 class Application(AbstractApplication):
@@ -80,6 +80,21 @@ class Application(AbstractApplication):
     def pkce_required(self) -> bool:
         """Public clients cannot keep a secret, so PKCE is their only proof (OAuth 2.1 §7.5.1)."""
         return self.is_public or self.require_pkce
+
+    @property
+    def is_gpt_action(self) -> bool:
+        """Made for a custom GPT's action (idp.services.gpt_actions): a confidential client that
+        does not require PKCE, which GPT Actions do not send (its secret and exact redirect URIs
+        protect it instead), sent back to the GPT editor's callback, or to none yet: the editor
+        shows its callback URL only after the app's credentials are saved."""
+        uris = self.redirect_uri_list()
+        return not self.pkce_required and (not uris or any(is_gpt_action_callback(uri) for uri in uris))
+
+    @property
+    def gpt_action_scope(self) -> str:
+        """The scope to paste into the GPT editor: the app's allowed scopes, or the task scopes
+        (what the API's actions need) when it allows all."""
+        return self.allowed_scopes or " ".join(settings.TASK_SCOPES)
 
     def redirect_uri_list(self) -> list[str]:
         return self.redirect_uris.split()

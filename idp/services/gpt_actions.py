@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -12,9 +11,8 @@ from django.db import transaction
 from idp.audit import AuditEvent, audit_record
 from idp.models import Application
 from idp.services.apps import IssuedCredentials, application_create
+from idp.validators import GPT_ACTION_CALLBACK_HOSTS, is_gpt_action_callback
 
-GPT_ACTION_CALLBACK_HOSTS = ("chat.openai.com", "chatgpt.com")
-_GPT_ACTION_CALLBACK_PATH = re.compile(r"/aip/[A-Za-z0-9_-]{1,100}/oauth/callback")
 # The GPT editor's name for client_secret_post (not a secret).
 GPT_ACTION_TOKEN_EXCHANGE_METHOD = "Default (POST request)"  # noqa: S105
 
@@ -26,15 +24,7 @@ def gpt_action_redirect_uris(callback_url: str) -> list[str]:
     or https://chatgpt.com/aip/<GPT id>/oauth/callback; ChatGPT may redirect
     through either, so both are registered (exact matches, no wildcard).
     """
-    parts = urlsplit(callback_url.strip())
-    if (
-        parts.scheme != "https"
-        # The whole authority: no port, no user name or password.
-        or parts.netloc.lower() not in GPT_ACTION_CALLBACK_HOSTS
-        or parts.query
-        or parts.fragment
-        or not _GPT_ACTION_CALLBACK_PATH.fullmatch(parts.path)
-    ):
+    if not is_gpt_action_callback(callback_url):
         raise ValidationError(
             {
                 "redirect_uris": [
@@ -43,7 +33,8 @@ def gpt_action_redirect_uris(callback_url: str) -> list[str]:
                 ]
             }
         )
-    return [f"https://{host}{parts.path}" for host in GPT_ACTION_CALLBACK_HOSTS]
+    path = urlsplit(callback_url.strip()).path
+    return [f"https://{host}{path}" for host in GPT_ACTION_CALLBACK_HOSTS]
 
 
 @transaction.atomic
@@ -76,7 +67,7 @@ def application_add_gpt_action_callback(*, application: Application, callback_ur
     The GPT id in the URL changes when the action's OAuth settings change;
     earlier callbacks stay registered, being ChatGPT's own addresses.
     """
-    if application.is_public or application.require_pkce:
+    if not application.is_gpt_action:
         raise ValidationError(
             {"client_id": [f"{application.name!r} is not a GPT Action app (one made by create_gpt_action)."]}
         )

@@ -42,6 +42,7 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing was created. {validation_sentence(error)}") from None
         setup = {
             **issued.as_setup(),
+            "scope": issued.application.gpt_action_scope,
             "token_exchange_method": GPT_ACTION_TOKEN_EXCHANGE_METHOD,
             "schema_url": settings.SITE_URL + reverse("api:schema"),
         }
