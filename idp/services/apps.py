@@ -47,8 +47,7 @@ def _known_scopes() -> set[str]:
     return set(settings.OAUTH2_PROVIDER["SCOPES"])
 
 
-@transaction.atomic
-def application_create(
+def application_validate(
     *,
     name: str,
     redirect_uris: list[str],
@@ -59,17 +58,20 @@ def application_create(
     description: str = "",
     homepage_url: str = "",
     logo_url: str = "",
+    post_logout_redirect_uris: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
+    is_enabled: bool = True,
+    owner=None,
     registration_source: str = Application.RegistrationSource.MANUAL,
     allow_no_redirect_uris: bool = False,
-    actor=None,
-    request=None,
-) -> IssuedCredentials:
-    """Create a connected app and return its credentials, the secret in clear this once.
+) -> Application:
+    """The app application_create would store, checked and not saved (it has no secret yet).
 
-    Raises ValidationError, with nothing written, on a bad name, redirect URI
-    or scope, or on PKCE turned off for a public client. With
-    `allow_no_redirect_uris`, an app may start without redirect URIs (a GPT
-    Action's callback URL is known only later); it cannot complete an
+    Raises ValidationError, by field, on a bad name, redirect URI or scope, or
+    on PKCE turned off for a public client. The admin's add form checks a new
+    app with it, so that every way of creating one follows the same rules.
+    With `allow_no_redirect_uris`, an app may start without redirect URIs (a
+    GPT Action's callback URL is known only later); it cannot complete an
     authorization until one is added.
     """
     try:
@@ -81,18 +83,20 @@ def application_create(
         raise ValidationError(
             {"allowed_scopes": [f"Unknown scope {s!r}; known: {', '.join(sorted(_known_scopes()))}." for s in unknown]}
         )
-    secret = None if public else generate_client_secret()
     application = Application(
         name=name.strip(),
         redirect_uris=" ".join(redirect_uris),
+        post_logout_redirect_uris=" ".join(post_logout_redirect_uris or []),
+        allowed_origins=" ".join(allowed_origins or []),
         client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
-        client_secret=secret or "",
         require_pkce=require_pkce,
         allowed_scopes=" ".join(scopes or []),
         first_party=first_party,
         description=description,
         homepage_url=homepage_url,
         logo_url=logo_url,
+        is_enabled=is_enabled,
+        user=owner,
         registration_source=registration_source,
     )
     if not application.name:
@@ -106,15 +110,27 @@ def application_create(
             errors.pop("redirect_uris", None)
         if errors:
             raise ValidationError(errors) from None
+    return application
+
+
+@transaction.atomic
+def application_create(*, actor=None, request=None, **fields) -> IssuedCredentials:
+    """Create a connected app and return its credentials, the secret in clear this once.
+
+    `fields` are application_validate's; on a ValidationError nothing is written.
+    """
+    application = application_validate(**fields)
+    secret = None if application.is_public else generate_client_secret()
+    application.client_secret = secret or ""
     application.save()
     audit_record(
         kind=AuditEvent.Kind.APP_CREATED
-        if registration_source == Application.RegistrationSource.MANUAL
+        if application.registration_source == Application.RegistrationSource.MANUAL
         else AuditEvent.Kind.APP_REGISTERED,
         user=actor,
         application=application,
         request=request,
-        source=registration_source,
+        source=application.registration_source,
     )
     return IssuedCredentials(application=application, client_secret=secret)
 

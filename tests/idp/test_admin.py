@@ -65,6 +65,28 @@ def test_a_public_client_cannot_turn_pkce_off_in_the_admin(admin_client):
     assert not Application.objects.exists()
 
 
+def test_the_admin_checks_a_new_app_as_create_connected_app_does(admin_client):
+    """One set of rules (idp.services.apps.application_validate): an unknown scope is refused here too."""
+    response = admin_client.post("/admin/idp/application/add/", add_form(allowed_scopes="tasks:read tasks:everything"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert b"Unknown scope &#x27;tasks:everything&#x27;" in response.content
+    assert not Application.objects.exists()
+
+
+def test_an_app_made_in_the_admin_is_recorded_as_created_by_the_admin(admin_client):
+    from idp.audit import AuditEvent
+
+    admin_client.post("/admin/idp/application/add/", add_form(post_logout_redirect_uris="https://example.com/bye"))
+
+    application = Application.objects.get(name="Admin-made GPT")
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.APP_CREATED)
+    assert event.user.is_superuser
+    assert (event.application, event.details) == (application, {"source": "manual"})
+    assert application.post_logout_redirect_uris == "https://example.com/bye"
+    assert application.is_gpt_action
+
+
 def test_the_app_page_lists_its_tokens_and_revoke_all_ends_them(admin_client, user, application):
     raw, token = issue_access_token(user=user, application=application, scope="tasks:read")
 
