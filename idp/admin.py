@@ -98,7 +98,7 @@ class ApplicationAddForm(forms.ModelForm):
             "redirect_uris": data["redirect_uris"].split(),
             "post_logout_redirect_uris": data["post_logout_redirect_uris"].split(),
             "scopes": data["allowed_scopes"].split(),
-            "require_pkce": data["require_pkce"],
+            "require_pkce_if_confidential": data["require_pkce_if_confidential"],
             "first_party": data["first_party"],
             "allowed_origins": data["allowed_origins"].split(),
             "owner": data["user"],
@@ -138,7 +138,7 @@ class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
                     "redirect_uris",
                     "post_logout_redirect_uris",
                     "allowed_scopes",
-                    "require_pkce",
+                    "require_pkce_if_confidential",
                     "first_party",
                     "allowed_origins",
                 )

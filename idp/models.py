@@ -42,7 +42,8 @@ class Application(AbstractApplication):
         blank=True, max_length=500, verbose_name="logo URL", help_text="An https image shown on the consent page."
     )
     first_party = models.BooleanField(default=False, help_text="Our own app: people are not asked for consent.")
-    require_pkce = models.BooleanField(
+    # The admin's choice, for a confidential client; the rule applied is pkce_required.
+    require_pkce_if_confidential = models.BooleanField(
         "require PKCE",
         default=True,
         help_text="Turn off only for confidential clients that cannot send PKCE, such as GPT Actions.",
@@ -78,8 +79,9 @@ class Application(AbstractApplication):
 
     @property
     def pkce_required(self) -> bool:
-        """Public clients cannot keep a secret, so PKCE is their only proof (OAuth 2.1 §7.5.1)."""
-        return self.is_public or self.require_pkce
+        """Whether PKCE is required of this client: always of a public one, which cannot keep a
+        secret, so PKCE is its only proof (OAuth 2.1 §7.5.1); of a confidential one, as the admin chose."""
+        return self.is_public or self.require_pkce_if_confidential
 
     @property
     def is_gpt_action(self) -> bool:
@@ -124,8 +126,10 @@ class Application(AbstractApplication):
         except ValidationError as exc:
             # Ours say what to do; they replace DOT's for the same field.
             errors["redirect_uris"] = exc.error_list
-        if not self.require_pkce and self.is_public:
-            errors["require_pkce"] = ["A public client has no secret: PKCE is its only proof and cannot be turned off."]
+        if not self.require_pkce_if_confidential and self.is_public:
+            errors["require_pkce_if_confidential"] = [
+                "A public client has no secret: PKCE is its only proof and cannot be turned off."
+            ]
         if self.logo_url and not self.logo_url.startswith("https://"):
             errors["logo_url"] = ["Use an https URL for the logo."]
         if errors:

@@ -53,7 +53,7 @@ def application_create_for_gpt_action(
     return application_create(
         name=name,
         redirect_uris=gpt_action_redirect_uris(callback_url) if callback_url else [],
-        require_pkce=False,
+        require_pkce_if_confidential=False,
         scopes=scopes or list(settings.TASK_SCOPES),
         description="A custom GPT in ChatGPT that works with your tasks.",
         allow_no_redirect_uris=True,

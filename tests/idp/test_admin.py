@@ -25,7 +25,7 @@ def add_form(**overrides) -> dict[str, str]:
         "redirect_uris": "https://chatgpt.com/aip/g-1/oauth/callback https://chat.openai.com/aip/g-1/oauth/callback",
         "post_logout_redirect_uris": "",
         "allowed_scopes": "tasks:read tasks:write",
-        "require_pkce": "",
+        "require_pkce_if_confidential": "",
         "first_party": "",
         "allowed_origins": "",
         "user": "",
@@ -58,7 +58,7 @@ def test_an_http_redirect_uri_off_loopback_is_refused_in_the_admin(admin_client)
 
 def test_a_public_client_cannot_turn_pkce_off_in_the_admin(admin_client):
     response = admin_client.post(
-        "/admin/idp/application/add/", add_form(client_type=Application.CLIENT_PUBLIC, require_pkce="")
+        "/admin/idp/application/add/", add_form(client_type=Application.CLIENT_PUBLIC, require_pkce_if_confidential="")
     )
 
     assert b"PKCE is its only proof" in response.content

@@ -149,7 +149,7 @@ def test_pkce_is_required_for_an_app_that_requires_it(logged_in_client, applicat
 
 def test_pkce_is_required_for_a_public_client_even_if_the_flag_was_turned_off(logged_in_client, public_application):
     """A public client has no secret: PKCE is its only proof (OAuth 2.1 §7.5.1)."""
-    public_application.require_pkce = False
+    public_application.require_pkce_if_confidential = False
     public_application.save()
 
     response = logged_in_client.get(authorize_url(public_application, code_challenge=None, code_challenge_method=None))
@@ -159,7 +159,7 @@ def test_pkce_is_required_for_a_public_client_even_if_the_flag_was_turned_off(lo
 
 def test_a_confidential_app_with_pkce_turned_off_may_omit_it(logged_in_client, application):
     """GPT Actions send no PKCE; their app authenticates with its secret instead."""
-    application.require_pkce = False
+    application.require_pkce_if_confidential = False
     application.save()
 
     response = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))

@@ -47,7 +47,7 @@ def test_the_app_is_confidential_without_pkce_with_the_task_scopes_and_both_call
     application = Application.objects.get(client_id=setup["client_id"])
     assert application.name == "My tasks GPT"
     assert application.client_type == Application.CLIENT_CONFIDENTIAL
-    assert application.require_pkce is False
+    assert application.require_pkce_if_confidential is False
     assert application.pkce_required is False
     assert application.allowed_scopes == "tasks:read tasks:write"
     assert application.redirect_uri_list() == BOTH_CALLBACKS
@@ -159,7 +159,7 @@ def test_one_rule_says_whether_an_app_is_a_gpt_action_for_the_command_and_the_se
 
     made = json.loads(run("create_gpt_action", "--name", "My tasks GPT", "--json"))
     gpt = Application.objects.get(client_id=made["client_id"])
-    application.require_pkce = False  # confidential, no PKCE, but sent back to another site
+    application.require_pkce_if_confidential = False  # confidential, no PKCE, but sent back to another site
     application.save()
 
     assert gpt.is_gpt_action

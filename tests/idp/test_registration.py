@@ -66,7 +66,7 @@ def test_a_registered_app_requires_pkce_is_never_first_party_and_is_marked_dynam
 
     application = Application.objects.get(client_id=response.json()["client_id"])
     assert application.registration_source == Application.RegistrationSource.DCR
-    assert application.require_pkce
+    assert application.require_pkce_if_confidential
     assert application.pkce_required
     assert not application.first_party
     assert not application.skip_authorization

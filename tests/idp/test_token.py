@@ -336,7 +336,7 @@ def test_a_code_verifier_outside_43_to_128_characters_is_refused(logged_in_clien
 
 def test_a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(logged_in_client, application):
     """OAuth 2.1 §4.1.3: no code_verifier when the authorization request had no code_challenge."""
-    application.require_pkce = False
+    application.require_pkce_if_confidential = False
     application.save()
     page = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))
     code = redirect_params(logged_in_client.post("/idp", {**consent_form_data(page), "allow": "Authorize"}))["code"]

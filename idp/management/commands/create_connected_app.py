@@ -50,7 +50,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 redirect_uris=options["redirect_uris"],
                 public=options["public"],
-                require_pkce=not options["no_pkce"],
+                require_pkce_if_confidential=not options["no_pkce"],
                 scopes=options["scope"].split(),
                 first_party=options["first_party"],
             )
