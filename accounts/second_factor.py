@@ -29,6 +29,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.backends import UPSTREAM_BACKEND
 from accounts.models import User
 from idp.audit import AuditEvent, audit_record
 from idp.authentication import SESSION_KEY
@@ -40,8 +41,6 @@ NEW_RECOVERY_CODES_SESSION_KEY = "accounts.new_recovery_codes"
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_DEVICE_NAME = "Recovery codes"
-PASSKEY_BACKEND = "django_otp_webauthn.backends.WebAuthnBackend"
-UPSTREAM_BACKEND = "accounts.upstream.UpstreamOIDCBackend"
 
 
 # --- What a person has -------------------------------------------------------

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ExternalIdentity, User
-from accounts.upstream import UpstreamLoginError
+from accounts.upstream_errors import UpstreamLoginError
 from idp.audit import AuditEvent, audit_record
 
 logger = logging.getLogger(__name__)
