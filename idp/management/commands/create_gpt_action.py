@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from idp.management.commands.create_connected_app import validation_sentence
+from config.validation import validation_sentence
 from idp.services.gpt_actions import GPT_ACTION_TOKEN_EXCHANGE_METHOD, application_create_for_gpt_action
 
 
