@@ -31,6 +31,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.backends import UPSTREAM_BACKEND
 from accounts.models import User
+from accounts.services import mail_send
 from idp.audit import AuditEvent, audit_record
 from idp.authentication import SESSION_KEY
 from idp.ratelimit import RateLimit
@@ -333,8 +334,6 @@ def passkey_remove(*, user: User, passkey_id: int, request=None) -> bool:
 @transaction.atomic
 def second_factors_reset(*, user: User, by: User | None = None, request=None) -> int:
     """An admin removes all of a person's second factors (a lost phone); the person is told by email."""
-    from accounts.services import _send
-
     removed = 0
     for model in (WebAuthnCredential, TOTPDevice, StaticDevice):
         deleted, _ = model.objects.filter(user=user).delete()
@@ -347,7 +346,7 @@ def second_factors_reset(*, user: User, by: User | None = None, request=None) ->
     )
     context = {"user": user, "site_url": settings.SITE_URL}
     transaction.on_commit(
-        lambda: _send(
+        lambda: mail_send(
             to=user.email,
             subject="Your Taskgate second factors were reset",
             template="accounts/email/second_factors_reset.txt",

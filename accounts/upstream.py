@@ -169,7 +169,8 @@ class UpstreamOIDCBackend(OIDCAuthenticationBackend):
         # The parent reads the endpoints from settings here; ours come from the
         # discovery document, read in authenticate() when a login needs them.
         # Django also makes a backend on every request that loads a logged-in
-        # user, which must cost no network call.
+        # user, which must cost no network call. What the parent's would set is
+        # pinned by tests/accounts/test_upstream_library.py.
         self.UserModel = get_user_model()
 
     def authenticate(self, request, **kwargs):
@@ -227,23 +228,25 @@ class UpstreamOIDCBackend(OIDCAuthenticationBackend):
             # No key of the upstream's JWKS has the token's `kid` and `alg`.
             raise UpstreamLoginError("bad_signature", detail="no matching key in the upstream's JWKS") from None
 
-    def _verify_jws(self, payload, key):
-        """OpenID Connect Core §3.1.3.7: validate the ID token.
+    def get_payload_data(self, token, key):
+        """OpenID Connect Core §3.1.3.7: validate the ID token, and return its claims.
 
-        Replaces the parent's check, which accepts any audience and issuer:
+        Replaces the parent's check (its private _verify_jws, and unsigned
+        tokens when OIDC_ALLOW_UNSECURED_JWT is set), which accepts any
+        audience and issuer:
         RS256 only, signed by the upstream's key, `iss` exactly the configured
         issuer, our client among `aud` (and in `azp` when there are several),
         `exp` and `iat` present and current.
         """
         try:
-            algorithm = jwt.get_unverified_header(payload).get("alg")
+            algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.DecodeError:
             raise UpstreamLoginError("invalid_response", detail="ID token is not a JWT") from None
         if algorithm != "RS256":
             raise UpstreamLoginError("bad_signature", detail=f"ID token alg is {algorithm!r}, not RS256")
         try:
             claims = jwt.decode(
-                payload,
+                token,
                 key,
                 algorithms=["RS256"],
                 audience=self.OIDC_RP_CLIENT_ID,

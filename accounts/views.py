@@ -354,6 +354,7 @@ class UpstreamLoginView(OIDCAuthenticationRequestView):
     def __init__(self, **kwargs):
         # The parent reads the authorization endpoint from settings; ours comes
         # from the discovery document, read in get() so that a failure is shown.
+        # What the parent's would set is pinned by tests/accounts/test_upstream_library.py.
         View.__init__(self, **kwargs)
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
 
