@@ -119,3 +119,29 @@ def issue_access_token(*, user, application, scope: str, resource: list[str] | N
     set_token_value(token, raw)
     token.save()
     return raw, token
+
+
+def mcp_token(user, application, scope: str = "tasks:read tasks:write", resource: list[str] | None = None, **kwargs):
+    """A raw access token for /mcp (its audience the MCP endpoint, unless `resource` says otherwise)."""
+    from django.conf import settings
+
+    raw, _ = issue_access_token(
+        user=user,
+        application=application,
+        scope=scope,
+        resource=[settings.MCP_RESOURCE_URL] if resource is None else resource,
+        **kwargs,
+    )
+    return raw
+
+
+def totp_of(device):
+    """The codes of a TOTP device, as the person's authenticator app shows them."""
+    import pyotp
+
+    return pyotp.TOTP(base64.b32encode(device.bin_key).decode())
+
+
+def password_step(client, user, password, next_url=""):
+    """The login form's first step: email and password."""
+    return client.post("/accounts/login/", {"username": user.email, "password": password, "next": next_url})

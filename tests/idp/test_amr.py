@@ -10,10 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.test_second_factor import password_step, totp_of
-from tests.fixtures import pkce_pair
-from tests.idp.test_authorization import authorize_url
-from tests.idp.test_token import exchange, obtain_code, verify_id_token
+from tests.fixtures import password_step, pkce_pair, totp_of
+from tests.oauth_flow import authorize_url, exchange, obtain_code, verify_id_token
 
 
 def tokens_for(client, application) -> dict:

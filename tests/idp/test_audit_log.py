@@ -15,8 +15,7 @@ from idp.models import Application
 from idp.services.apps import application_create
 from tests.fixtures import issue_access_token, pkce_pair
 from tests.idp.test_admin import add_form
-from tests.idp.test_authorization import authorize_url, consent_form_data
-from tests.idp.test_token import basic, exchange, obtain_code
+from tests.oauth_flow import authorize_url, basic, consent_form_data, exchange, obtain_code
 
 Kind = AuditEvent.Kind
 # The management form of the change page's token inline, with no rows.

@@ -111,7 +111,7 @@ def test_a_tool_call_at_mcp_marks_the_consent_used(mcp, user, application):
 
     from django.utils import timezone
 
-    from tests.tasks.test_mcp_auth import mcp_token
+    from tests.fixtures import mcp_token
 
     consent_record(user=user, application=application, scopes=["tasks:read"])
     long_ago = timezone.now() - timedelta(days=2)

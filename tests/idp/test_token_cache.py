@@ -20,7 +20,7 @@ from idp.bearer import EXPIRED, UNKNOWN, bearer_verify, checksum
 from idp.models import Application, Consent
 from idp.services.consents import consent_mark_used
 from tests.fixtures import issue_access_token
-from tests.idp.test_token import basic
+from tests.oauth_flow import basic
 
 API = f"{settings.SITE_URL}/api"
 

@@ -14,8 +14,7 @@ import pytest
 from django.test import Client
 
 from tests.fixtures import pkce_pair
-from tests.idp.test_authorization import authorize_url, redirect_params
-from tests.idp.test_token import basic, exchange, obtain_code
+from tests.oauth_flow import authorize_url, basic, exchange, obtain_code, redirect_params
 
 # A refresh and a code exchange: one read, the ID token, the tokens, the audit event;
 # and the login behind the ID token (OpenID Connect `amr`, `auth_time`: idp.authentication),

@@ -15,8 +15,16 @@ import pytest
 from django.utils import timezone
 
 from tests.fixtures import issue_access_token, pkce_pair
-from tests.idp.test_authorization import ISSUER, authorize_url, consent_form_data, redirect_params
-from tests.idp.test_token import basic, exchange, obtain_code, verify_id_token
+from tests.oauth_flow import (
+    ISSUER,
+    authorize_url,
+    basic,
+    consent_form_data,
+    exchange,
+    obtain_code,
+    redirect_params,
+    verify_id_token,
+)
 
 REGISTERED = "https://client.example.com/callback"
 
