@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
+import pytest
 from django.contrib.auth.hashers import check_password
 
 from idp.models import Application
@@ -48,29 +49,24 @@ def test_creating_an_app_shows_its_secret_once_and_stores_only_a_hash(admin_clie
     assert secret not in admin_client.get(f"/admin/idp/application/{application.pk}/change/").content.decode()
 
 
-def test_an_http_redirect_uri_off_loopback_is_refused_in_the_admin(admin_client):
-    response = admin_client.post("/admin/idp/application/add/", add_form(redirect_uris="http://example.com/cb"))
+@pytest.mark.parametrize(
+    ("fields", "sentence"),
+    [
+        ({"redirect_uris": "http://example.com/cb"}, b"uses http on a host other than"),
+        (
+            {"client_type": Application.CLIENT_PUBLIC, "require_pkce_if_confidential": ""},
+            b"PKCE is its only proof",
+        ),
+        # The rules of create_connected_app (idp.services.apps.application_validate), scopes included.
+        ({"allowed_scopes": "tasks:read tasks:everything"}, b"Unknown scope &#x27;tasks:everything&#x27;"),
+    ],
+    ids=["http redirect URI off loopback", "public client without PKCE", "unknown scope"],
+)
+def test_an_app_the_services_refuse_is_refused_in_the_admin_with_nothing_written(admin_client, fields, sentence):
+    response = admin_client.post("/admin/idp/application/add/", add_form(**fields))
 
     assert response.status_code == HTTPStatus.OK
-    assert b"uses http on a host other than" in response.content
-    assert not Application.objects.exists()
-
-
-def test_a_public_client_cannot_turn_pkce_off_in_the_admin(admin_client):
-    response = admin_client.post(
-        "/admin/idp/application/add/", add_form(client_type=Application.CLIENT_PUBLIC, require_pkce_if_confidential="")
-    )
-
-    assert b"PKCE is its only proof" in response.content
-    assert not Application.objects.exists()
-
-
-def test_the_admin_checks_a_new_app_as_create_connected_app_does(admin_client):
-    """One set of rules (idp.services.apps.application_validate): an unknown scope is refused here too."""
-    response = admin_client.post("/admin/idp/application/add/", add_form(allowed_scopes="tasks:read tasks:everything"))
-
-    assert response.status_code == HTTPStatus.OK
-    assert b"Unknown scope &#x27;tasks:everything&#x27;" in response.content
+    assert sentence in response.content
     assert not Application.objects.exists()
 
 
