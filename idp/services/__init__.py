@@ -8,6 +8,12 @@ the audit log is idp.audit.
 
 from idp.audit import audit_record
 from idp.services.apps import application_mark_used
-from idp.services.consents import consent_mark_used, consent_record
+from idp.services.consents import consent_mark_used, consent_record, consent_use_noted_lately
 
-__all__ = ["application_mark_used", "audit_record", "consent_mark_used", "consent_record"]
+__all__ = [
+    "application_mark_used",
+    "audit_record",
+    "consent_mark_used",
+    "consent_record",
+    "consent_use_noted_lately",
+]
