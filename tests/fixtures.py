@@ -145,3 +145,26 @@ def totp_of(device):
 def password_step(client, user, password, next_url=""):
     """The login form's first step: email and password."""
     return client.post("/accounts/login/", {"username": user.email, "password": password, "next": next_url})
+
+
+def add_form(**overrides) -> dict[str, str]:
+    """The admin's "add connected app" form, filled in for a GPT Action; `overrides` change fields."""
+    from idp.models import Application
+
+    data = {
+        "name": "Admin-made GPT",
+        "description": "",
+        "homepage_url": "",
+        "logo_url": "",
+        "is_enabled": "on",
+        "client_type": Application.CLIENT_CONFIDENTIAL,
+        "redirect_uris": "https://chatgpt.com/aip/g-1/oauth/callback https://chat.openai.com/aip/g-1/oauth/callback",
+        "post_logout_redirect_uris": "",
+        "allowed_scopes": "tasks:read tasks:write",
+        "require_pkce_if_confidential": "",
+        "first_party": "",
+        "allowed_origins": "",
+        "user": "",
+    }
+    data.update(overrides)
+    return data

@@ -118,3 +118,14 @@ def verify_id_token(client, id_token: str) -> dict:
     """The ID token's claims, once its signature is checked against /idp/jwks."""
     keyset = jwk.JWKSet.from_json(client.get("/idp/jwks").content)
     return json.loads(jwt.JWT(jwt=id_token, key=keyset, algs=["RS256"]).claims)
+
+
+def next_code(client, application, challenge: str) -> str:
+    """A code for a consent given already (REQUEST_APPROVAL_PROMPT "auto" skips the page)."""
+    response = client.get(authorize_url(application, scope="openid profile email", code_challenge=challenge))
+    return redirect_params(response)["code"]
+
+
+# The statements of one authorization-code token request, pinned by
+# tests/idp/test_token_storage.py and tests/idp/test_amr.py.
+TOKEN_REQUEST_STATEMENTS = 12

@@ -9,30 +9,10 @@ import pytest
 from django.contrib.auth.hashers import check_password
 
 from idp.models import Application
-from tests.fixtures import issue_access_token
+from tests.fixtures import add_form, issue_access_token
 
 # The secret as the credentials page shows it, once.
 SECRET_ON_PAGE = r'<code class="setup-value" id="setup-client_secret">([^<]+)</code>'
-
-
-def add_form(**overrides) -> dict[str, str]:
-    data = {
-        "name": "Admin-made GPT",
-        "description": "",
-        "homepage_url": "",
-        "logo_url": "",
-        "is_enabled": "on",
-        "client_type": Application.CLIENT_CONFIDENTIAL,
-        "redirect_uris": "https://chatgpt.com/aip/g-1/oauth/callback https://chat.openai.com/aip/g-1/oauth/callback",
-        "post_logout_redirect_uris": "",
-        "allowed_scopes": "tasks:read tasks:write",
-        "require_pkce_if_confidential": "",
-        "first_party": "",
-        "allowed_origins": "",
-        "user": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_creating_an_app_shows_its_secret_once_and_stores_only_a_hash(admin_client):

@@ -153,7 +153,7 @@ def test_clear_expired_forgets_logins_older_than_a_refresh_token_lives(client, u
 def test_with_a_recorded_login_a_code_exchange_and_a_refresh_stay_within_the_statement_budget(
     client, user, password, application, django_assert_max_num_queries
 ):
-    from tests.idp.test_token_storage import TOKEN_REQUEST_STATEMENTS, next_code
+    from tests.oauth_flow import TOKEN_REQUEST_STATEMENTS, next_code
 
     password_step(client, user, password)
     tokens_for(client, application)  # the app's first token of the minute also notes its last use

@@ -13,8 +13,7 @@ from django.utils import timezone
 from idp.audit import AuditEvent, audit_prune, audit_record
 from idp.models import Application
 from idp.services.apps import application_create
-from tests.fixtures import issue_access_token, pkce_pair
-from tests.idp.test_admin import add_form
+from tests.fixtures import add_form, issue_access_token, pkce_pair
 from tests.oauth_flow import authorize_url, basic, consent_form_data, exchange, obtain_code
 
 Kind = AuditEvent.Kind

@@ -14,13 +14,18 @@ import pytest
 from django.test import Client
 
 from tests.fixtures import pkce_pair
-from tests.oauth_flow import authorize_url, basic, exchange, obtain_code, redirect_params
+from tests.oauth_flow import (
+    TOKEN_REQUEST_STATEMENTS,
+    basic,
+    exchange,
+    next_code,
+    obtain_code,
+)
 
 # A refresh and a code exchange: one read, the ID token, the tokens, the audit event;
 # and the login behind the ID token (OpenID Connect `amr`, `auth_time`: idp.authentication),
 # one read, and one write when the login was recorded (a person's real login; the
 # force_login sessions here have none).
-TOKEN_REQUEST_STATEMENTS = 12
 
 
 def refresh(client, application, refresh_token: str):
@@ -42,12 +47,6 @@ def tokens(logged_in_client, application):
     response = exchange(logged_in_client, application, code, verifier)
     assert response.status_code == HTTPStatus.OK, response.content
     return response.json()
-
-
-def next_code(client, application, challenge: str) -> str:
-    """A code for a consent given already (REQUEST_APPROVAL_PROMPT "auto" skips the page)."""
-    response = client.get(authorize_url(application, scope="openid profile email", code_challenge=challenge))
-    return redirect_params(response)["code"]
 
 
 def counts() -> dict[str, int]:
