@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """Application.require_pkce is the admin's choice for confidential clients; the rule applied is pkce_required."""
 
     dependencies = [
-        ("idp", "0009_audit_second_factors_authentication_context"),
+        ("idp", "0010_authenticationcontext_id_token_jti"),
     ]
 
     operations = [
