@@ -28,6 +28,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from idp import token_cache
+from idp.audit import audit_record
 from idp.authentication import (
     REQUEST_ATTRIBUTE,
     authentication_for_access_token_id,
@@ -39,7 +40,8 @@ from idp.bearer import bearer_verify
 from idp.client_assertions import ASSERTION_TYPE, ClientAssertionError, assertion_issuer, client_assertion_verify
 from idp.models import Application, AuditEvent, ClientKeys, RedeemedCode
 from idp.resources import refuse_unserved_resources
-from idp.services import application_mark_used, audit_record, consent_mark_used, consent_record
+from idp.services.apps import application_mark_used
+from idp.services.consents import consent_mark_used, consent_record
 from idp.token_rows import checksum, grant_row, refresh_token_row
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from idp.bearer import Grant, bearer_verify
-from idp.services import consent_mark_used
+from idp.services.consents import consent_mark_used
 
 READ_SCOPE = "tasks:read"
 WRITE_SCOPE = "tasks:write"

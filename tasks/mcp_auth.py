@@ -16,7 +16,7 @@ from django.urls import reverse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.bearer import Verdict, bearer_verify, bearer_verify_from_memory
-from idp.services import consent_mark_used, consent_use_noted_lately
+from idp.services.consents import consent_mark_used, consent_use_noted_lately
 
 PRINCIPAL = "taskgate.principal"
 """The ASGI scope key of the Principal of an authorized request, read by the tools."""
@@ -105,7 +105,7 @@ async def _send_json(send: Send, status: int, body: dict, challenge: str) -> Non
 
 def _check_and_note_use(raw_token: str) -> Verdict:
     """The token check (idp.bearer), and a valid token's use noted for the person's Connected apps
-    (idp.services.consent_mark_used), in one trip to a thread."""
+    (idp.services.consents.consent_mark_used), in one trip to a thread."""
     verdict = bearer_verify(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
     if verdict.grant is not None:
         consent_mark_used(user_id=verdict.grant.user.pk, application_id=verdict.grant.application_id)
