@@ -15,11 +15,6 @@ READ_SCOPE = "tasks:read"
 WRITE_SCOPE = "tasks:write"
 
 
-def api_audience() -> str:
-    """The resource indicator (RFC 8707 §2) that names the REST API."""
-    return settings.API_RESOURCE_URL
-
-
 class TokenAuthenticationFailed(exceptions.AuthenticationFailed):
     default_code = "invalid_token"
 
@@ -61,7 +56,7 @@ class TaskTokenAuthentication(BaseAuthentication):
         if "access_token" in request.query_params:
             # RFC 9700 §4.3.2: a token in the URL is refused, even beside one in the header.
             self._refuse(request, "Send the access token in the Authorization header only.")
-        verdict = bearer_verify(raw_token=raw_token.strip(), resource=api_audience())
+        verdict = bearer_verify(raw_token=raw_token.strip(), resource=settings.API_RESOURCE_URL)
         if verdict.grant is None:
             self._refuse(request, verdict.problem)
         consent_mark_used(user_id=verdict.grant.user.pk, application_id=verdict.grant.application_id)

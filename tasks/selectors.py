@@ -106,14 +106,31 @@ def task_get(*, owner: User, public_id: uuid.UUID | str) -> Task:
     return Task.objects.get(owner=owner, public_id=public_id)
 
 
+def statuses_of(status: Iterable[str] | str) -> list[str]:
+    """The statuses asked for: one, several (a list), or comma-separated ("todo,in_progress"),
+    as the REST API's `status` parameter and list_tasks' argument take them. A blank one is
+    kept, so that "todo," is refused as unknown rather than read as "todo"."""
+    values = [status] if isinstance(status, str) else list(status)
+    return [part.strip() for value in values for part in str(value).split(",")]
+
+
+def unknown_status_problem(statuses: list[str]) -> str | None:
+    """What is wrong with `statuses`, in a sentence, or None."""
+    unknown = [value for value in statuses if value not in Task.Status.values]
+    if not unknown:
+        return None
+    return f"Unknown status {unknown[0]!r}; use one or more of: {', '.join(Task.Status.values)}."
+
+
 def _parse_statuses(errors: FieldErrors, status: Iterable[str] | str | None) -> list[str]:
     if status is None:
         return []
-    values = [status] if isinstance(status, str) else list(status)
-    statuses = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
-    unknown = [value for value in statuses if value not in Task.Status.values]
-    if unknown:
-        errors.add("status", f"Unknown status {unknown[0]!r}; use one or more of: {', '.join(Task.Status.values)}.")
+    statuses = statuses_of(status)
+    if not any(statuses):
+        return []  # nothing asked for: no filter
+    problem = unknown_status_problem(statuses)
+    if problem:
+        errors.add("status", problem)
     return statuses
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from django.utils import timezone
 from rest_framework import serializers
 
+from tasks import selectors
 from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
 from tasks.selectors import DEFAULT_LIMIT, DEFAULT_ORDERING, MAX_LIMIT, ORDERINGS, QUERY_MAX_LENGTH
 
@@ -225,21 +226,18 @@ class TaskUpdateSerializer(StrictSerializer):
 
 
 class StatusListField(serializers.Field):
-    """`status=todo,in_progress`, or the parameter repeated: `status=todo&status=in_progress`."""
+    """`status=todo,in_progress`, or the parameter repeated: `status=todo&status=in_progress`
+    (tasks.selectors.statuses_of reads both)."""
 
-    default_error_messages = {
-        "invalid_choice": "Unknown status {value!r}; use one or more of: " + ", ".join(Task.Status.values) + ".",
-        "empty": "Give at least one status, or leave the parameter out.",
-    }
+    default_error_messages = {"empty": "Give at least one status, or leave the parameter out."}
 
     def to_internal_value(self, data) -> list[str]:
-        values = data if isinstance(data, list) else [data]
-        statuses = [part.strip() for value in values for part in str(value).split(",")]
+        statuses = selectors.statuses_of(data if isinstance(data, list) else [data])
         if not any(statuses):
             self.fail("empty")
-        for value in statuses:
-            if value not in Task.Status.values:
-                self.fail("invalid_choice", value=value)
+        problem = selectors.unknown_status_problem(statuses)
+        if problem:
+            raise serializers.ValidationError(problem)
         return statuses
 
 

@@ -14,8 +14,8 @@ from http import HTTPStatus
 import pytest
 import requests
 
+from tests.concurrency import fire
 from tests.fixtures import issue_access_token
-from tests.security.test_races import fire
 
 pytestmark = [pytest.mark.live, pytest.mark.load]
 

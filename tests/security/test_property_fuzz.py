@@ -11,23 +11,14 @@ import json
 from http import HTTPStatus
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzzing import FUZZ, JSON, TEXT, counts
 from tests.oauth_flow import basic
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = 150
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-# Any text a form may carry, NUL and control characters included (no lone surrogates: not encodable).
-TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=300)
 TOKEN_FIELDS = [
     "grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token",
     "scope", "resource", "username", "password", "device_code", "assertion", "audience", "token",
@@ -47,29 +38,6 @@ def form(fields: list[str], known: dict[str, st.SearchStrategy]) -> st.SearchStr
     return st.lists(st.sampled_from(fields), unique=True, max_size=len(fields)).flatmap(
         lambda names: st.fixed_dictionaries({name: value_of[name] for name in names})
     )
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(TEXT, children, max_size=5),
-    max_leaves=20,
-)
-
-
-def counts() -> dict[str, int]:
-    from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
-
-    from idp.models import Application, RedeemedCode
-    from tasks.models import Task
-
-    return {
-        "access tokens": get_access_token_model().objects.count(),
-        "refresh tokens": get_refresh_token_model().objects.count(),
-        "grants": get_grant_model().objects.count(),
-        "applications": Application.objects.count(),
-        "redeemed codes": RedeemedCode.objects.count(),
-        "tasks": Task.objects.count(),
-    }
 
 
 def _known(application) -> dict[str, st.SearchStrategy]:

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fixtures import issue_access_token
-from tests.security.test_property_fuzz import FUZZ, JSON, TEXT, counts
+from tests.fuzzing import FUZZ, JSON, TEXT, counts
 
 MCP = "http://127.0.0.1:8000/mcp"
 TOOLS = ["list_tasks", "get_task", "create_task", "update_task", "complete_task", "delete_task"]

@@ -11,7 +11,6 @@ rotation committed still revokes the family (tests/idp/test_token.py).
 from __future__ import annotations
 
 import secrets
-import threading
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -20,6 +19,7 @@ from http import HTTPStatus
 import pytest
 import requests
 
+from tests.concurrency import fire
 from tests.fixtures import pkce_pair
 
 pytestmark = [pytest.mark.live, pytest.mark.load]
@@ -36,26 +36,6 @@ def workers_server(django_db_setup, django_db_blocker, workdir):
         server = LiveServer(workers=4, log_path=workdir / "live-server-races.log").start(timeout=60)
     yield server
     server.stop()
-
-
-def fire(count: int, send) -> list[requests.Response]:
-    """`count` threads that wait for each other, then send at once."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = send()
-        except requests.RequestException as error:
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def issue_refresh_token(*, user, application, scope: str) -> str:
