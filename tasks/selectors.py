@@ -82,7 +82,7 @@ def task_get(*, owner: User, public_id: uuid.UUID | str) -> Task:
         public_id = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
     except ValueError:
         raise Task.DoesNotExist("No task with this id.") from None
-    return Task.objects.get(owner=owner, public_id=public_id)
+    return Task.objects.with_apps().get(owner=owner, public_id=public_id)
 
 
 def _parse_statuses(errors: FieldErrors, status: Iterable[str] | str | None) -> list[str]:
@@ -189,7 +189,7 @@ def task_list(
     after_values = _decode_cursor(errors, cursor, ordering) if cursor and ordering in ORDERINGS else None
     errors.raise_if_any()
 
-    tasks: QuerySet[Task] = Task.objects.filter(owner=owner)
+    tasks: QuerySet[Task] = Task.objects.with_apps().filter(owner=owner)
     if statuses:
         tasks = tasks.filter(status__in=statuses)
     if due_after is not None:
