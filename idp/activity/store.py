@@ -133,3 +133,18 @@ def rollup() -> Rollup:
         hours += 1
         figures += sum(counts.values())
     return Rollup(hours=hours, figures=figures)
+
+
+def activity_prune(*, older_than_days: int) -> int:
+    """Delete activity records and hourly rows older than `older_than_days` days; returns how many went."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from idp.models import ActivityRecord
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    records, _ = ActivityRecord.objects.filter(created_at__lt=cutoff).delete()
+    counts, _ = ActivityCount.objects.filter(hour__lt=cutoff).delete()
+    people, _ = ActivityPerson.objects.filter(hour__lt=cutoff).delete()
+    return records + counts + people
