@@ -66,22 +66,23 @@ format: .venv/.installed
 # needs root, as on the CI machine): chromium for the browser tests (Playwright
 # drives it; no browser download), Node and npm for axe-core and the task
 # board's AppBridge, and a Redis on 127.0.0.1:6379 for the rate-limit tests
-# (started when none answers).
+# (started when none answers). tests/test_make_test_system.py runs it on stubs.
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+REDIS_PORT ?= 6379
+REDIS_ANSWERS := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', $(REDIS_PORT)), 1)" 2>/dev/null
 test-system:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
-	$(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null || \
-		command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	$(REDIS_ANSWERS) || command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing what the tests need:$$missing (Debian)"; \
 		{ apt-get update -qq && $(APT_INSTALL) $$missing >/dev/null; } || \
 		{ echo "Could not install$$missing: install them (apt-get install$$missing), then run make test again." >&2; exit 1; }; \
 	fi
-	@$(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null || \
-		{ echo "Starting Redis on 127.0.0.1:6379 for the rate-limit tests"; \
-		  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; }
+	@$(REDIS_ANSWERS) || \
+		{ echo "Starting Redis on 127.0.0.1:$(REDIS_PORT) for the rate-limit tests"; \
+		  redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no >/dev/null; }
 
 test: test-system lint .build/app-bridge.js
 	$(RUN) pytest $(PYTEST_ARGS)

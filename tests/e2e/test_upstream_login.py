@@ -37,6 +37,9 @@ PEOPLE = {
     "alan": ("alan@upstream.example", "Alan", "Turing"),
 }
 UPSTREAM_PASSWORD = "upstream password " + secrets.token_urlsafe(8)
+# Both instances log everything (every logger of ours at DEBUG, the access log on), so that
+# the last test can search both logs for the credentials of a whole brokered login.
+DEBUG_LOGS = {"DJANGO_LOG_LEVEL": "DEBUG"}
 
 
 @dataclass
@@ -95,6 +98,7 @@ def instances(django_db_setup, django_db_blocker, tmp_path_factory):
             "OIDC_RSA_PRIVATE_KEY_FILE": str(tmp / "upstream-signing-key.pem"),
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DJANGO_SESSION_COOKIE_NAME": "upstream_session",
+            **DEBUG_LOGS,
         },
     )
     # One process (Django starts slowly): its tables, two people, and the broker's
@@ -123,6 +127,7 @@ def instances(django_db_setup, django_db_blocker, tmp_path_factory):
             "UPSTREAM_OIDC_CLIENT_ID": registration["client_id"],
             "UPSTREAM_OIDC_CLIENT_SECRET": registration["client_secret"],
             "UPSTREAM_OIDC_NAME": UPSTREAM_NAME,
+            **DEBUG_LOGS,
         },
     )
     with django_db_blocker.unblock():
@@ -182,10 +187,12 @@ class Browser:
 
     def __init__(self) -> None:
         self.session = requests.Session()
+        self.visited: list[str] = []
 
     def follow(self, response: requests.Response) -> requests.Response:
         while response.is_redirect:
             location = urljoin(response.url, response.headers["Location"])
+            self.visited.append(location)
             if location.startswith(CLIENT_REDIRECT_URI):
                 return response
             response = self.session.get(location, allow_redirects=False, timeout=30)
@@ -242,7 +249,9 @@ def log_in_at_upstream(browser: Browser, instances: Instances, authorization_url
     return browser.submit(page, login_form, username=PEOPLE[username][0], password=UPSTREAM_PASSWORD)
 
 
-def brokered_login(instances: Instances, application, client_secret: str, username: str) -> dict:
+def brokered_login(
+    instances: Instances, application, client_secret: str, username: str, browser: Browser | None = None
+) -> dict:
     """The whole flow, as ChatGPT or an MCP client would start it; returns the client's tokens."""
     from authlib.common.security import generate_token
 
@@ -250,7 +259,7 @@ def brokered_login(instances: Instances, application, client_secret: str, userna
     client = client_session(application, client_secret)
     verifier = generate_token(64)
     authorization_url, _ = client.create_authorization_url(f"{broker.url}/idp", code_verifier=verifier)
-    browser = Browser()
+    browser = browser or Browser()
 
     page = log_in_at_upstream(browser, instances, authorization_url, username)
     page = browser.approve_consent_if_asked(page, upstream.url)
@@ -349,3 +358,32 @@ def test_denying_consent_at_the_upstream_ends_on_our_login_page_with_a_sentence_
     assert User.objects.count() == 0
     assert ExternalIdentity.objects.count() == 0
     assert "Upstream login refused: upstream_denied" in instances.broker.log_tail(lines=10_000)
+
+
+def test_a_brokered_login_at_debug_leaves_no_credential_in_either_instances_log(instances, agent, transactional_db):
+    """RFC 9700 §4.14 / RFC 6819 §5.1.4.1: no credential in a log. Both instances log at DEBUG with
+    their access logs on; the upstream's code reaches the broker in the callback's query string."""
+    broker_start = instances.broker.log_path.stat().st_size
+    upstream_start = instances.upstream.log_path.stat().st_size
+    browser = Browser()
+
+    tokens = brokered_login(instances, agent.application, agent.client_secret, "alan", browser=browser)
+
+    [callback] = [url for url in browser.visited if "/accounts/upstream/callback/" in url]
+    upstream_answer = dict(parse_qsl(urlsplit(callback).query))
+    [to_client] = [url for url in browser.visited if url.startswith(CLIENT_REDIRECT_URI)]
+    credentials = {
+        "upstream password": UPSTREAM_PASSWORD,
+        "broker's client secret at the upstream": instances.upstream_client_secret,
+        "agent's client secret": agent.client_secret,
+        "upstream's code": upstream_answer["code"],
+        "broker's code": dict(parse_qsl(urlsplit(to_client).query))["code"],
+        "access token": tokens["access_token"],
+        "refresh token": tokens["refresh_token"],
+        "id token": tokens["id_token"],
+    }
+    broker_log = instances.broker.log_path.read_bytes()[broker_start:]
+    written = (broker_log + instances.upstream.log_path.read_bytes()[upstream_start:]).decode(errors="replace")
+    assert "DEBUG" in written, "nothing logged at DEBUG: the scan would prove little"
+    assert "GET /accounts/upstream/callback/" in written, "the broker's access log is on"
+    assert [name for name, value in credentials.items() if value in written] == []
