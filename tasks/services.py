@@ -122,7 +122,8 @@ def task_create(
     idempotency_key = _check_idempotency_key(errors, idempotency_key)
     errors.raise_if_any()
 
-    with transaction.atomic():
+    # One transaction for the write and its record; inside the caller's, no savepoint of its own.
+    with transaction.atomic(savepoint=False):
         task, created = _create(
             owner=owner,
             title=title,
@@ -226,7 +227,7 @@ def task_update(
         setattr(task, field, value)
     # The person themself (no via) changed it last: no app did.
     task.updated_by_app = via.application if via else None
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         task.save(update_fields=[*changes, "updated_by_app", "updated_at"])
         if via is not None:
             outcome = ActivityRecord.Outcome.COMPLETED if completes else ActivityRecord.Outcome.UPDATED
@@ -245,7 +246,7 @@ def task_complete(*, task: Task, via: Via | None = None) -> Task:
 
 def task_delete(*, task: Task, via: Via | None = None) -> None:
     """Delete `task` for good."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if via is not None:
             activity_record(user_id=task.owner_id, via=via, task=task, outcome=ActivityRecord.Outcome.DELETED)
         task.delete()
