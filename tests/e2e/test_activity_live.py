@@ -22,12 +22,27 @@ pytestmark = pytest.mark.live
 REDIRECT_URI = "https://chat.example.com/callback"
 
 
-@pytest.fixture(scope="module")
-def activity_server(django_db_setup, django_db_blocker, workdir):
-    """A live server of its own that flushes its counts every second (the suite's flush only when asked)."""
+REDIS_URL = "redis://127.0.0.1:6379/5"  # the tests' own Redis database
+
+
+@pytest.fixture(scope="module", params=["database", "redis"])
+def activity_server(request, django_db_setup, django_db_blocker, workdir):
+    """A live server of its own that flushes its counts every second (the suite's flush only when asked):
+    into the hourly rows directly, or into Redis for rollup_activity to move."""
+    env = {"ACTIVITY_FLUSH_SECONDS": "1"}
+    if request.param == "redis":
+        import redis
+
+        from idp.activity.store import PREFIX
+
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(PREFIX + "*"):
+            client.delete(key)
+        env["REDIS_URL"] = REDIS_URL
     with django_db_blocker.unblock():
-        server = LiveServer(log_path=workdir / "live-server-activity.log", extra_env={"ACTIVITY_FLUSH_SECONDS": "1"})
+        server = LiveServer(log_path=workdir / f"live-server-activity-{request.param}.log", extra_env=env)
         server.start()
+    server.redis_url = env.get("REDIS_URL", "")
     yield server
     server.stop()
 
@@ -77,7 +92,7 @@ def counts_of(app_id: int) -> dict[str, int]:
 
 
 def wait_for_counts(app_id: int, expected: dict[str, int], timeout: float = 20) -> dict[str, int]:
-    """The server flushes every second; rollup_activity then has nothing left in Redis, or moves it."""
+    """The server flushes every second, to the rows or to Redis, from which rollup_activity moves them."""
     deadline = time.monotonic() + timeout
     while True:
         call_command("rollup_activity")
@@ -88,7 +103,7 @@ def wait_for_counts(app_id: int, expected: dict[str, int], timeout: float = 20) 
 
 
 def test_an_mcp_client_and_a_gpt_each_act_for_a_person_and_every_place_names_the_right_app(
-    activity_server, transactional_db, user, password, monkeypatch
+    activity_server, transactional_db, settings, user, password, monkeypatch
 ):
     from idp.models import ActivityPerson, ActivityRecord, Application
     from tasks.models import Task
@@ -96,6 +111,8 @@ def test_an_mcp_client_and_a_gpt_each_act_for_a_person_and_every_place_names_the
     from tests.factories import ApplicationFactory
     from tests.mcp_sdk import MemoryStorage, Person, run
 
+    # rollup_activity reads where the server counts.
+    settings.REDIS_URL = activity_server.redis_url
     gpt = ApplicationFactory(name="Tasks GPT", redirect_uris=REDIRECT_URI)
     storage = MemoryStorage()
     provider = oauth(activity_server, Person(activity_server.url, user.email, password), storage)
@@ -132,6 +149,20 @@ def test_an_mcp_client_and_a_gpt_each_act_for_a_person_and_every_place_names_the
         ("createTask", "created"),
     ]
     assert set(ActivityRecord.objects.values_list("user", flat=True)) == {user.pk}
+
+    if activity_server.redis_url:
+        # The server's flushes go to Redis: no row until rollup_activity moves them.
+        import redis
+
+        from idp.activity.store import HOURS
+        from idp.models import ActivityCount
+
+        client = redis.Redis.from_url(activity_server.redis_url)
+        deadline = time.monotonic() + 10
+        while not client.smembers(HOURS) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.smembers(HOURS)
+        assert not ActivityCount.objects.exists()
 
     # The counts, once flushed and rolled up, are the calls made: three writes and a read each.
     expected_sdk = {"token:authorization_code": 1, "mcp:create_task": 2, "mcp:complete_task": 1, "mcp:list_tasks": 1}
