@@ -32,7 +32,6 @@ class Counters:
         self._lock = threading.Lock()
         self._counts: Counter[Key] = Counter()
         self._people: set[Person] = set()
-        self._pid = os.getpid()
         self._flusher: threading.Thread | None = None
 
     def add(self, app_id: int, metric: str, user_id: int | None = None, amount: int = 1) -> None:
@@ -41,7 +40,7 @@ class Counters:
             self._counts[hour, app_id, metric] += amount
             if user_id is not None:
                 self._people.add((hour, app_id, user_id))
-        if self._flusher is None or self._pid != os.getpid():
+        if self._flusher is None:
             self._start()
 
     def drain(self) -> tuple[Counter[Key], set[Person]]:
@@ -51,12 +50,14 @@ class Counters:
             self._counts, self._people = Counter(), set()
         return counts, people
 
+    def after_fork(self) -> None:
+        """In a forked worker: its parent's counts are the parent's to flush, and no thread came along."""
+        self._lock = threading.Lock()
+        self._counts, self._people = Counter(), set()
+        self._flusher = None
+
     def _start(self) -> None:
         with self._lock:
-            if self._pid != os.getpid():
-                # A forked worker inherits its parent's counts (already the parent's to flush) but no thread.
-                self._pid, self._flusher = os.getpid(), None
-                self._counts, self._people = Counter(), set()
             if self._flusher is not None or not settings.ACTIVITY_FLUSH_SECONDS:
                 self._flusher = self._flusher or _NO_THREAD
                 return
@@ -71,6 +72,7 @@ class Counters:
 
 _NO_THREAD = threading.Thread()  # a marker: flushing is left to flush() calls and the exit
 counters = Counters()
+os.register_at_fork(after_in_child=counters.after_fork)
 
 
 def count(app_id: int | None, metric: str, user_id: int | None = None) -> None:

@@ -273,6 +273,15 @@ def test_a_rollup_whose_database_write_fails_puts_the_counts_back_in_redis(redis
     assert counts(gpt.pk) == {"api": 1}
 
 
+def test_rollup_with_redis_unreachable_says_so_in_a_sentence_and_keeps_the_counts(settings, gpt):
+    from django.core.management.base import CommandError
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/5"  # nothing listens there
+
+    with pytest.raises(CommandError, match="Redis could not be read .*the counts stay there for the next run"):
+        call_command("rollup_activity")
+
+
 def test_counts_that_cannot_be_written_are_kept_for_the_next_flush(settings, gpt):
     settings.REDIS_URL = "redis://127.0.0.1:1/5"  # nothing listens there
     activity.count(gpt.pk, "api")
