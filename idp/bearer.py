@@ -105,6 +105,21 @@ def bearer_verify(*, raw_token: str, resource: str | None) -> Verdict:
             return verdict
         grant = verdict.grant
         token_cache.cache.put(key, grant, sequence=sequence)
+    return _at(grant, resource)
+
+
+def bearer_verify_from_memory(*, raw_token: str, resource: str | None) -> Verdict | None:
+    """bearer_verify's answer when this process's cache holds it, or None when it takes the database.
+
+    For async callers (/mcp): an answer from memory needs no trip to a
+    database thread. The same rule: only the reading differs.
+    """
+    grant = token_cache.cache.get(checksum(raw_token))
+    return None if grant is None else _at(grant, resource)
+
+
+def _at(grant: Grant, resource: str | None) -> Verdict:
+    """The verdict on a valid token's grant, at `resource`."""
     if grant.is_expired():
         return Verdict(None, EXPIRED)
     if resource is not None and not audience_allows(grant.audience, resource):

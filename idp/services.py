@@ -408,6 +408,13 @@ _consent_noted: dict[tuple[int, int], float] = {}
 _CONSENT_NOTED_LIMIT = 100_000
 
 
+def consent_use_noted_lately(*, user_id: int, application_id: int) -> bool:
+    """Whether this process noted the app's use for the person less than CONSENT_LAST_USED_RESOLUTION
+    ago: consent_mark_used would then do nothing, in memory, needing neither Redis nor the database."""
+    noted = _consent_noted.get((user_id, application_id))
+    return noted is not None and time.monotonic() - noted < CONSENT_LAST_USED_RESOLUTION.total_seconds()
+
+
 def consent_mark_used(*, user_id: int, application_id: int) -> None:
     """Note that the app got or used a token for the person.
 
@@ -416,11 +423,10 @@ def consent_mark_used(*, user_id: int, application_id: int) -> None:
     memory; the shared cache then lets one process of all write it, and
     the UPDATE changes nothing when the row is already that fresh.
     """
+    if consent_use_noted_lately(user_id=user_id, application_id=application_id):
+        return
     key = (user_id, application_id)
     now = time.monotonic()
-    noted = _consent_noted.get(key)
-    if noted is not None and now - noted < CONSENT_LAST_USED_RESOLUTION.total_seconds():
-        return
     if len(_consent_noted) >= _CONSENT_NOTED_LIMIT:
         _consent_noted.clear()
     _consent_noted[key] = now

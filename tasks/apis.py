@@ -42,6 +42,7 @@ from tasks.serializers import (
     TaskUpdateSerializer,
     ValidationErrorSerializer,
     task_data,
+    task_page_data,
 )
 
 # x-openai-isConsequential: true makes ChatGPT ask every time, with no
@@ -218,7 +219,7 @@ class TaskListCreateApi(TaskApiView):
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         page = selectors.task_list(owner=request.user, **filters)
-        results = [task_data(task) for task in page.tasks]
+        results = task_page_data(page.tasks)
         next_cursor = page.next_cursor
         fitting = _fitting(results)
         if fitting < len(results):

@@ -34,7 +34,7 @@ from tasks import selectors, services
 from tasks.board import TASK_BOARD_URI, task_board_html
 from tasks.mcp_auth import PRINCIPAL, BearerAuth, Principal, insufficient_scope_tool_error
 from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
-from tasks.serializers import app_data
+from tasks.serializers import app_data, task_data
 
 READ = "tasks:read"
 WRITE = "tasks:write"
@@ -168,8 +168,13 @@ class TaskOut(BaseModel):
         )
 
     def line(self) -> str:
-        due = f", due {self.due_at.isoformat()}" if self.due_at else ""
-        return f"{self.title} [{self.status}, {self.priority} priority{due}] id {self.id}"
+        return task_line(self, self.id)
+
+
+def task_line(task, task_id: uuid.UUID) -> str:
+    """A task in one line of a tool's text, from a TaskOut or a row of a page (selectors.TaskRow)."""
+    due = f", due {task.due_at.astimezone(UTC).isoformat()}" if task.due_at else ""
+    return f"{task.title} [{task.status}, {task.priority} priority{due}] id {task_id}"
 
 
 class TaskPageOut(BaseModel):
@@ -273,11 +278,14 @@ async def list_tasks(
         ),
         writes=False,
     )
-    out = TaskPageOut(tasks=[TaskOut.of(task) for task in page.tasks], next_cursor=page.next_cursor)
-    lines = [f"- {task.line()}" for task in out.tasks]
-    more = " More: call again with the next_cursor." if out.next_cursor else ""
+    lines = [f"- {task_line(task, task.public_id)}" for task in page.tasks]
+    more = " More: call again with the next_cursor." if page.next_cursor else ""
     text = f"{len(lines)} task(s).{more}" + ("\n" + "\n".join(lines) if lines else "")
-    return _result(out, text)
+    # TaskPageOut's JSON (its outputSchema), made directly as the REST API makes its page:
+    # validating and dumping a model per task cost more than reading them. A test holds
+    # the two to the same output.
+    structured = {"tasks": [task_data(task, UTC) for task in page.tasks], "next_cursor": page.next_cursor}
+    return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
 
 
 @task_tool("get_task", title="Get a task", scope=READ, read_only=True, destructive=False, idempotent=True)

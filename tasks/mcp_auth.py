@@ -16,8 +16,8 @@ from django.urls import reverse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp import activity
-from idp.bearer import Verdict, bearer_verify
-from idp.services import consent_mark_used
+from idp.bearer import Verdict, bearer_verify, bearer_verify_from_memory
+from idp.services import consent_mark_used, consent_use_noted_lately
 
 PRINCIPAL = "taskgate.principal"
 """The ASGI scope key of the Principal of an authorized request, read by the tools."""
@@ -114,6 +114,18 @@ def _check_and_note_use(raw_token: str) -> Verdict:
     return verdict
 
 
+def _check_from_memory(raw_token: str) -> Verdict | None:
+    """_check_and_note_use's answer when it needs no database and no Redis (the token cached,
+    its use noted lately), or None. Most requests of a client: they skip the trip to a thread."""
+    verdict = bearer_verify_from_memory(raw_token=raw_token, resource=settings.MCP_RESOURCE_URL)
+    if verdict is None:
+        return None
+    grant = verdict.grant
+    if grant is not None and not consent_use_noted_lately(user_id=grant.user.pk, application_id=grant.application_id):
+        return None
+    return verdict
+
+
 def _bearer_token(scope: Scope) -> str | None:
     """RFC 6750 §2.1: the Authorization header is the only place we read a token from."""
     for name, value in scope["headers"]:
@@ -177,7 +189,7 @@ class BearerAuth:
                 unauthorized_challenge(problem),
             )
             return
-        check = await sync_to_async(_check_and_note_use)(raw_token)
+        check = _check_from_memory(raw_token) or await sync_to_async(_check_and_note_use)(raw_token)
         if check.grant is None:
             await _send_json(
                 send,

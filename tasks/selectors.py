@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.core import signing
+from django.db import connections, router
 from django.db.models import F, Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from accounts.models import User
@@ -67,9 +71,50 @@ A leading `-` reverses the main key."""
 DEFAULT_ORDERING = "due_at"
 
 
+class AppRef(NamedTuple):
+    """The app that created or changed a task, as a page shows it."""
+
+    client_id: str
+    name: str
+
+
+class TaskRow(NamedTuple):
+    """A task as a page shows it (TaskSerializer's fields) with what its cursor needs: a row,
+    not a model instance, because building 20 to 100 models cost more than the query
+    (benchmarks/README.md). Its attributes are named as a Task's."""
+
+    public_id: uuid.UUID
+    title: str
+    notes: str
+    status: str
+    priority: str
+    priority_rank: int
+    due_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    # The apps' client ID and name, joined into the page's one query (named as the ORM looks them up).
+    created_by_app__client_id: str | None
+    created_by_app__name: str | None
+    updated_by_app__client_id: str | None
+    updated_by_app__name: str | None
+
+    @property
+    def created_by_app(self) -> AppRef | None:
+        if self.created_by_app__client_id is None:
+            return None
+        return AppRef(self.created_by_app__client_id, self.created_by_app__name)
+
+    @property
+    def updated_by_app(self) -> AppRef | None:
+        if self.updated_by_app__client_id is None:
+            return None
+        return AppRef(self.updated_by_app__client_id, self.updated_by_app__name)
+
+
 @dataclass(frozen=True)
 class TaskPage:
-    tasks: list[Task]
+    tasks: list[TaskRow]
     next_cursor: str | None
     """Pass as `cursor` to task_list, with the same ordering, for the next page; None on the last page."""
 
@@ -105,12 +150,12 @@ def _check_moment(errors: FieldErrors, field: str, value: object) -> datetime | 
     return value
 
 
-def task_page_cursor(*, ordering: str, task: Task) -> str:
+def task_page_cursor(*, ordering: str, task: TaskRow) -> str:
     """The cursor of the page that follows `task` (a caller that ends a page early names where)."""
     return _encode_cursor(ordering, task)
 
 
-def _encode_cursor(ordering: str, task: Task) -> str:
+def _encode_cursor(ordering: str, task: TaskRow) -> str:
     values = []
     for key in ORDERINGS[ordering]:
         value = getattr(task, key.field)
@@ -189,7 +234,17 @@ def task_list(
     after_values = _decode_cursor(errors, cursor, ordering) if cursor and ordering in ORDERINGS else None
     errors.raise_if_any()
 
-    tasks: QuerySet[Task] = Task.objects.with_apps().filter(owner=owner)
+    if statuses or due_after or due_before or q or after_values:
+        tasks = _filtered(owner, statuses, due_after, due_before, q, ordering, after_values)
+        rows = [TaskRow._make(row) for row in tasks.values_list(*TaskRow._fields)[: limit + 1]]
+    else:
+        rows = _first_page(owner_id=owner.pk, ordering=ordering, limit=limit)
+    page, more = rows[:limit], len(rows) > limit
+    return TaskPage(tasks=page, next_cursor=_encode_cursor(ordering, page[-1]) if more else None)
+
+
+def _filtered(owner, statuses, due_after, due_before, q, ordering, after_values) -> QuerySet[Task]:
+    tasks: QuerySet[Task] = Task.objects.filter(owner=owner)
     if statuses:
         tasks = tasks.filter(status__in=statuses)
     if due_after is not None:
@@ -201,8 +256,44 @@ def task_list(
     keys = ORDERINGS[ordering]
     if after_values is not None:
         tasks = tasks.filter(_after(keys, after_values))
-    tasks = tasks.order_by(*(key.order_by() for key in keys))
+    return tasks.order_by(*(key.order_by() for key in keys))
 
-    rows = list(tasks[: limit + 1])
-    page, more = rows[:limit], len(rows) > limit
-    return TaskPage(tasks=page, next_cursor=_encode_cursor(ordering, page[-1]) if more else None)
+
+class _CompiledPages(threading.local):
+    """Per thread, as Django's database connections are: (connection, ordering, limit) -> (compiler, SQL)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[tuple, tuple[SQLCompiler, str]] = {}
+
+
+_compiled_pages = _CompiledPages()
+_ANY_OWNER = -1  # stands for the owner's id while compiling, then replaced by the real one
+
+
+def _first_page(*, owner_id: int, ordering: str, limit: int) -> list[TaskRow]:
+    """The first `limit` + 1 tasks of an unfiltered page, by SQL the ORM compiled once per thread.
+
+    The page asked for most ("what are my tasks?") spent more CPU building and
+    compiling its query through the ORM than the database spent running it
+    (benchmarks/README.md). So each thread compiles it once per ordering and
+    limit, on its own connection, with the owner as the only parameter; later
+    requests run that SQL, and the compiler's own converters give the values
+    the ORM would (SQLite's times and UUIDs). tests/tasks/test_selectors.py
+    holds this to the ORM's answer for every ordering.
+    """
+    connection = connections[router.db_for_read(Task)]
+    key = (id(connection), ordering, limit)
+    compiled = _compiled_pages.compiled.get(key)
+    if compiled is None or compiled[0].connection is not connection:
+        query = _filtered(_ANY_OWNER, None, None, None, None, ordering, None).values_list(*TaskRow._fields)
+        compiler = query[: limit + 1].query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        if tuple(params) != (_ANY_OWNER,):  # a Django that compiles this otherwise: the ORM, every time
+            query = _filtered(owner_id, None, None, None, None, ordering, None).values_list(*TaskRow._fields)
+            return [TaskRow._make(row) for row in query[: limit + 1]]
+        compiled = _compiled_pages.compiled[key] = (compiler, sql)
+    compiler, sql = compiled
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (owner_id,))
+        rows = cursor.fetchall()
+    return [TaskRow._make(row) for row in compiler.results_iter(results=[rows])]

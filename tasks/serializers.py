@@ -104,40 +104,50 @@ class TaskSerializer(serializers.Serializer):
 _TASK_OUTPUT_FIELDS = frozenset(TaskSerializer().fields)
 
 
-def _moment(value):
-    """A time as DRF's DateTimeField shows it: ISO 8601 in the current time zone, `Z` for UTC."""
+def _moment(value, zone=None):
+    """A time as DRF's DateTimeField shows it: ISO 8601 in the current time zone (`zone`), `Z` for UTC."""
     if value is None:
         return None
-    shown = value.astimezone(timezone.get_current_timezone()).isoformat()
+    if value.tzinfo is not zone:
+        value = value.astimezone(zone)
+    shown = value.isoformat()
     return shown.removesuffix("+00:00") + "Z" if shown.endswith("+00:00") else shown
 
 
-def task_data(task: Task) -> dict:
-    """TaskSerializer's output for one task, made directly.
+def task_data(task: Task, zone=None) -> dict:
+    """TaskSerializer's output for one task (or a selectors.TaskRow of a page), made directly.
 
     The list answers up to 100 tasks, and DRF's field machinery, run per
     field and per task, cost more than the query that read them
     (benchmarks/README.md). TaskSerializer stays the description of this
     shape in the OpenAPI document; a test holds the two to the same output.
+    `zone`: the current time zone, which a caller making a page looks up once.
     """
+    zone = zone or timezone.get_current_timezone()
     return {
         "id": str(task.public_id),
         "title": task.title,
         "notes": task.notes,
         "status": str(task.status),
         "priority": str(task.priority),
-        "due_at": _moment(task.due_at),
-        "completed_at": _moment(task.completed_at),
-        "created_at": _moment(task.created_at),
-        "updated_at": _moment(task.updated_at),
+        "due_at": _moment(task.due_at, zone),
+        "completed_at": _moment(task.completed_at, zone),
+        "created_at": _moment(task.created_at, zone),
+        "updated_at": _moment(task.updated_at, zone),
         "created_by_app": app_data(task.created_by_app),
         "updated_by_app": app_data(task.updated_by_app),
     }
 
 
 def app_data(application) -> dict | None:
-    """AppSerializer's output: the app's client ID and name (tasks.models.TaskQuerySet.with_apps reads them)."""
+    """AppSerializer's output: the app's client ID and name (a Task's app, or a selectors.TaskRow's AppRef)."""
     return {"client_id": application.client_id, "name": application.name} if application is not None else None
+
+
+def task_page_data(tasks) -> list[dict]:
+    """task_data of each task of a page."""
+    zone = timezone.get_current_timezone()
+    return [task_data(task, zone) for task in tasks]
 
 
 class TaskPageSerializer(serializers.Serializer):

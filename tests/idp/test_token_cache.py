@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from idp import bearer, token_cache
-from idp.bearer import EXPIRED, UNKNOWN, bearer_verify, checksum
+from idp.bearer import EXPIRED, UNKNOWN, bearer_verify, bearer_verify_from_memory, checksum
 from idp.models import Application, Consent
 from idp.services import consent_mark_used
 from tests.fixtures import issue_access_token
@@ -108,6 +108,28 @@ def test_a_notice_naming_the_token_its_person_or_its_app_drops_it(
     token_cache_live.forget(notice(token, user, application))
 
     assert not cached(raw)
+
+
+def test_the_answer_from_memory_is_bearer_verifys_while_cached_and_none_once_a_notice_drops_it(
+    token_cache_live, user, application, django_assert_num_queries
+):
+    """For /mcp's event loop (tasks.mcp_auth): no database, ever; None sends the caller to bearer_verify."""
+    raw, token = issue_access_token(user=user, application=application, scope="tasks:read", resource=[API])
+
+    with django_assert_num_queries(0):
+        assert bearer_verify_from_memory(raw_token=raw, resource=API) is None
+    bearer_verify(raw_token=raw, resource=API)
+    with django_assert_num_queries(0):
+        at_api = bearer_verify_from_memory(raw_token=raw, resource=API)
+        elsewhere = bearer_verify_from_memory(raw_token=raw, resource=f"{settings.SITE_URL}/mcp")
+    assert at_api.grant.token_id == bearer_verify(raw_token=raw, resource=API).grant.token_id
+    assert elsewhere.grant is None
+    assert "RFC 8707" in elsewhere.problem
+
+    token_cache_live.forget(f"t:{token.pk}")
+
+    assert bearer_verify_from_memory(raw_token=raw, resource=API) is None
+    assert bearer_verify(raw_token=raw, resource=API).grant is not None, "still valid: only forgotten"
 
 
 def test_a_notice_about_someone_else_keeps_the_entry(token_cache_live, raw, other_user):
@@ -234,6 +256,33 @@ def test_the_consents_last_used_is_written_at_most_once_a_minute_per_process_wit
 
     with django_assert_num_queries(0):
         consent_mark_used(user_id=user.pk, application_id=application.pk)
+
+
+def test_an_mcp_request_answered_from_memory_still_notes_a_use_not_noted_lately(
+    token_cache_live, mcp, user, application
+):
+    """/mcp checks a cached token on its event loop (tasks.mcp_auth), but a use this process has not
+    noted lately goes to the thread that writes the note, as before."""
+    from idp.services import consent_forget_noted_uses
+
+    raw_mcp, _ = issue_access_token(
+        user=user, application=application, scope="tasks:read", resource=[f"{settings.SITE_URL}/mcp"]
+    )
+    long_ago = timezone.now() - timedelta(days=1)
+    consent = Consent.objects.create(user=user, application=application, last_used_at=long_ago)
+    assert mcp.rpc("tools/list", token=raw_mcp).status_code == HTTPStatus.OK
+    consent.refresh_from_db()
+    assert consent.last_used_at > long_ago
+    Consent.objects.filter(pk=consent.pk).update(last_used_at=long_ago)
+    consent_forget_noted_uses()
+    from django.core.cache import cache
+
+    cache.clear()
+
+    assert mcp.rpc("tools/list", token=raw_mcp).status_code == HTTPStatus.OK, "answered from memory"
+
+    consent.refresh_from_db()
+    assert consent.last_used_at > long_ago
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's triggers and notices (idp 0008)")

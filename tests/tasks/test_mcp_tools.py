@@ -162,6 +162,29 @@ def test_list_tasks_filters_as_the_rest_api_and_pages_with_a_cursor(call, user, 
     assert "More: call again with the next_cursor" in first_page["content"][0]["text"]
 
 
+def test_list_tasks_structured_content_is_what_task_page_out_would_dump_and_fits_the_output_schema(
+    mcp, call, token, user
+):
+    """MCP server/tools, Structured Content: "Servers MUST provide structured results that conform to
+    this schema". list_tasks makes its JSON directly (tasks.mcp); TaskPageOut is the schema."""
+    from tasks.mcp import TaskOut, TaskPageOut, task_line
+    from tasks.selectors import task_list
+
+    TaskFactory(owner=user, title="Dated", notes="**n**", due_at=datetime(2026, 5, 1, 9, 30, 1, 5, tzinfo=UTC))
+    TaskFactory(owner=user, title="Undated", status="done", priority="high")
+    page = task_list(owner=user)
+
+    result = call("list_tasks")
+
+    expected = TaskPageOut(tasks=[TaskOut.of(task) for task in page.tasks], next_cursor=None)
+    assert result["structuredContent"] == expected.model_dump(mode="json", by_alias=True)
+    tools = {tool["name"]: tool for tool in mcp.rpc("tools/list", token=token).json()["result"]["tools"]}
+    assert tools["list_tasks"]["outputSchema"] == TaskPageOut.model_json_schema(by_alias=True)
+    assert TaskPageOut.model_validate(result["structuredContent"]) == expected
+    assert result["content"][0]["text"].splitlines()[1:] == [f"- {task.line()}" for task in expected.tasks]
+    assert task_line(page.tasks[0], page.tasks[0].public_id) == expected.tasks[0].line()
+
+
 def test_list_tasks_refuses_a_bad_cursor_with_a_sentence(call):
     assert "cursor: This cursor is not valid" in error_text(call("list_tasks", {"cursor": "garbage"}))
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from tasks.models import Task
-from tasks.selectors import ORDERINGS, task_get, task_list
+from tasks.selectors import ORDERINGS, TaskRow, task_get, task_list
 from tests.factories import TaskFactory
 
 MONDAY = datetime(2026, 4, 27, tzinfo=UTC)
@@ -107,6 +107,37 @@ def test_pages_cover_every_task_once_in_every_ordering_even_with_ties_and_no_due
 
     assert paged == unpaged
     assert sorted(paged) == [f"t{n:02}" for n in range(23)]
+
+
+@pytest.mark.parametrize("ordering", list(ORDERINGS))
+def test_the_first_page_compiled_once_per_thread_gives_what_the_orm_gives_for_every_owner(
+    user, other_user, ordering, django_assert_num_queries
+):
+    """An unfiltered first page runs SQL compiled once per thread (tasks.selectors._first_page):
+    the same rows, values and types as the ORM's, for each owner, and still one statement."""
+    for owner in (user, other_user):
+        for n in range(7):
+            TaskFactory(
+                owner=owner,
+                title=f"{owner.pk}-{n}",
+                notes="*notes*" if n % 2 else "",
+                due_at=None if n % 3 == 0 else MONDAY + timedelta(days=n % 4, microseconds=n),
+                priority=["low", "normal", "high"][n % 3],
+            )
+    for owner in (user, other_user, user):
+        orm = [
+            TaskRow._make(row)
+            for row in Task.objects.filter(owner=owner)
+            .order_by(*(key.order_by() for key in ORDERINGS[ordering]))
+            .values_list(*TaskRow._fields)[:6]
+        ]
+
+        with django_assert_num_queries(1):
+            page = task_list(owner=owner, ordering=ordering, limit=5)
+
+        assert page.tasks == orm[:5]
+        assert [type(value) for value in page.tasks[1]] == [type(value) for value in orm[1]]
+        assert page.next_cursor is not None
 
 
 def test_a_task_added_while_paging_does_not_make_a_page_repeat_or_skip_one(user):
