@@ -33,3 +33,21 @@ class ProcessConnectionPool(redis.ConnectionPool):
             if pool is None:
                 pool = _pools[key] = super().from_url(url, **kwargs)
             return pool
+
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def redis_client(location: str) -> redis.Redis:
+    """A redis-py client of this process for `location`, over the process's pool.
+
+    For our own Redis commands on the cache's server (idp.ratelimit's
+    pipeline): Django's RedisCache builds a client object on every call, and
+    offers none to borrow but through a private attribute.
+    """
+    client = _clients.get(location)
+    if client is None:
+        pool = ProcessConnectionPool.from_url(location)
+        with _lock:
+            client = _clients.setdefault(location, redis.Redis(connection_pool=pool))
+    return client

@@ -11,18 +11,15 @@ point to (AccessToken.id_token), for userinfo.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import CharField, Value
-from django.db.models.functions import Cast, Concat, Replace
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_id_token_model
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from idp.models import AuthenticationContext
+from idp.token_rows import grant_row, refresh_token_row
 
 # Where a browser session keeps its login: {"amr": [...], "auth_time": <seconds>} (written by accounts.second_factor).
 SESSION_KEY = "accounts.authentication"
@@ -43,31 +40,16 @@ def from_session(value) -> dict | None:
     return {"auth_time": value["auth_time"], "amr": [str(method) for method in value.get("amr") or []]}
 
 
-def _code_key(code: str) -> str:
-    return "code:" + hashlib.sha256(code.encode()).hexdigest()
-
-
 def authentication_link_code(*, code: str, user, credential: dict | None) -> None:
     """Remember, for the authorization code just issued, the login that approved it."""
     if not credential or user is None:
         return
     AuthenticationContext.objects.create(
-        key=_code_key(code),
+        key=AuthenticationContext.code_key(code),
         user=user,
         auth_time=datetime.fromtimestamp(credential["auth_time"], tz=UTC),
         amr=credential["amr"],
     )
-
-
-def _jti_key(jti) -> str:
-    return f"jti:{uuid.UUID(str(jti)).hex}"
-
-
-def _jti_key_of(field: str):
-    """The key of the ID token row's jti, computed in the database (its UUID as hex on every
-    backend), so that a token's login is found in one statement: the token endpoint's budget
-    (tests/idp/test_token_storage.py) counts them."""
-    return Concat(Value("jti:"), Replace(Cast(field, output_field=CharField()), Value("-"), Value("")))
 
 
 def authentication_link_id_token(*, jti: str, authentication: Authentication, user) -> None:
@@ -75,7 +57,10 @@ def authentication_link_id_token(*, jti: str, authentication: Authentication, us
     AuthenticationContext.objects.bulk_create(
         [
             AuthenticationContext(
-                key=_jti_key(jti), user=user, auth_time=authentication.auth_time, amr=authentication.amr
+                key=AuthenticationContext.jti_key(jti),
+                user=user,
+                auth_time=authentication.auth_time,
+                amr=authentication.amr,
             )
         ],
         ignore_conflicts=True,
@@ -87,18 +72,17 @@ def _of(row: AuthenticationContext | None) -> Authentication | None:
 
 
 def authentication_for_token_request(request) -> Authentication | None:
-    """At the token endpoint: the login behind the code being exchanged, or behind the
-    tokens being refreshed (through the ID token issued with them). One statement."""
-    code = getattr(request, "code", None)
-    if getattr(request, "grant_type", None) == "authorization_code" and code:
-        return _of(AuthenticationContext.objects.filter(key=_code_key(code)).first())
-    refresh = getattr(request, "refresh_token_instance", None)
-    access_token = getattr(refresh, "access_token", None) if refresh is not None else None
-    id_token_id = getattr(access_token, "id_token_id", None)
-    if id_token_id is None:
+    """At the token endpoint: the login behind the code being exchanged, or behind the tokens
+    being refreshed (through the ID token issued with them), read with the code's or the
+    refresh token's row (idp.token_rows): no statement of its own."""
+    if getattr(request, "grant_type", None) == "authorization_code":
+        row = grant_row(request, getattr(request, "code", None))
+    elif getattr(request, "grant_type", None) == "refresh_token":
+        row = refresh_token_row(request, getattr(request, "refresh_token", None))
+    else:
         return None
-    keys = get_id_token_model().objects.filter(pk=id_token_id).annotate(k=_jti_key_of("jti")).values("k")
-    return _of(AuthenticationContext.objects.filter(key__in=keys).first())
+    auth_time = getattr(row, "login_auth_time", None)
+    return Authentication(auth_time=auth_time, amr=list(row.login_amr or [])) if auth_time else None
 
 
 def authentication_for_access_token_id(token_id: int) -> Authentication | None:
@@ -106,7 +90,7 @@ def authentication_for_access_token_id(token_id: int) -> Authentication | None:
     keys = (
         get_access_token_model()
         .objects.filter(pk=token_id, id_token__isnull=False)
-        .annotate(k=_jti_key_of("id_token__jti"))
+        .annotate(k=AuthenticationContext.jti_key_of("id_token__jti"))
         .values("k")
     )
     return _of(AuthenticationContext.objects.filter(key__in=keys).first())

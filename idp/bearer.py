@@ -56,6 +56,10 @@ class Grant:
     def is_expired(self) -> bool:
         return timezone.now() >= self.expires
 
+    def ended_by(self) -> tuple[tuple[str, int], ...]:
+        """The database notices that end it (idp.token_cache): its token's, its person's, its app's."""
+        return (("t", self.token_id), ("u", self.user.pk), ("a", self.application_id))
+
     def for_one_request(self) -> Grant:
         """A copy with a user of its own: a request may change its user, a cached grant may not change."""
         return Grant(**{**self.__dict__, "user": copy.copy(self.user)})

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat, Replace
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
@@ -321,6 +325,23 @@ class AuthenticationContext(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:16]}: {' '.join(self.amr)} at {self.auth_time:%Y-%m-%d %H:%M:%S}"
+
+    @staticmethod
+    def code_key(code: str) -> str:
+        """The key of the login behind an authorization code: its checksum, never the code."""
+        return "code:" + hashlib.sha256(code.encode()).hexdigest()
+
+    @staticmethod
+    def jti_key(jti) -> str:
+        """The key of the login behind an ID token: its jti (a UUID) as hex."""
+        return f"jti:{uuid.UUID(str(jti)).hex}"
+
+    @staticmethod
+    def jti_key_of(field):
+        """jti_key of an ID token's `jti` column (a field name or an OuterRef), computed in the
+        database (its UUID as hex on every backend), so that a token's login is found in the
+        statement that reads the token."""
+        return Concat(Value("jti:"), Replace(Cast(field, output_field=CharField()), Value("-"), Value("")))
 
 
 class ActivityRecord(models.Model):

@@ -7,13 +7,17 @@ CACHE_URL to a shared cache so that the limit holds across workers.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, JsonResponse
+
+from config.cache import redis_client
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -78,8 +82,10 @@ def _count(cache_keys: list[str], seconds: int) -> list[int]:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         keys = [backend.make_and_validate_key(cache_key) for cache_key in cache_keys]
-        # RedisCache._cache is its redis-py client factory (Django 4.0+), the one its own methods use.
-        pipe = backend._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        # The server Django's RedisCache writes to: the first of its LOCATION (a list, or split at , or ;).
+        location = settings.CACHES["default"]["LOCATION"]
+        server = re.split("[;,]", location)[0] if isinstance(location, str) else location[0]
+        pipe = redis_client(server).pipeline(transaction=False)
         for key in keys:
             pipe.set(key, 0, ex=seconds, nx=True)
             pipe.incr(key)

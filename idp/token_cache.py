@@ -33,13 +33,22 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from django.conf import settings
 from django.db import connections
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from idp.bearer import Grant
+
+
+@runtime_checkable
+class Ended(Protocol):
+    def ended_by(self) -> Iterable[tuple[str, int]]:
+        """The notices (kind, id) that end this value: ("t", token id), ("u", person id), ("a", app id)."""
+
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +62,8 @@ MAX_ENTRIES = 100_000
 
 
 class VerifiedTokenCache:
-    """Answers by token checksum, served only while `live`; every change bumps `sequence`.
+    """Answers by token checksum (and applications by `app:` client_id), served only while `live`;
+    every change bumps `sequence`.
 
     Entries are indexed by token, person and app, so that a notice (one per
     refresh, under load) costs a few dictionary operations, not a scan.
@@ -61,7 +71,8 @@ class VerifiedTokenCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[Grant, float]] = {}
+        # key -> (value, stale at, the (kind, id) pairs of the notices that drop it)
+        self._entries: dict[str, tuple[object, float, tuple[tuple[str, int], ...]]] = {}
         # notice kind ("t", "u", "a") -> id -> the keys of the entries with that id
         self._index: dict[str, dict[int, set[str]]] = {"t": {}, "u": {}, "a": {}}
         self._sequence = 0
@@ -72,24 +83,29 @@ class VerifiedTokenCache:
         """Listening, and heard from lately."""
         return self._live and time.monotonic() < self._heard_until
 
-    def get(self, key: str) -> Grant | None:
+    def get(self, key: str):
         if not self.serving():
             return None
         entry = self._entries.get(key)
         if entry is None:
             return None
-        grant, stale_at = entry
+        value, stale_at, _ = entry
         if time.monotonic() >= stale_at:
             with self._lock:
                 self._drop(key)
             return None
-        return grant
+        return value
 
     def sequence(self) -> int:
         return self._sequence
 
-    def put(self, key: str, grant: Grant, *, sequence: int) -> bool:
-        """Keep `grant`, read after `sequence()` returned `sequence`, unless anything changed since."""
+    def put(self, key: str, value: Grant | object, *, sequence: int, ended_by: Iterable[tuple[str, int]] = ()) -> bool:
+        """Keep `value`, read after `sequence()` returned `sequence`, unless anything changed since.
+
+        It is dropped by the notices `ended_by` names (("a", 3): any change to app 3);
+        a Grant names its own (Grant.ended_by: its token, person and app).
+        """
+        ids = tuple(value.ended_by() if isinstance(value, Ended) else ended_by)
         lifetime = settings.IDP_TOKEN_CACHE_SECONDS
         with self._lock:
             if sequence != self._sequence or not self.serving() or not lifetime:
@@ -97,9 +113,9 @@ class VerifiedTokenCache:
             if len(self._entries) >= MAX_ENTRIES and key not in self._entries:
                 return False
             self._drop(key)
-            self._entries[key] = (grant, time.monotonic() + lifetime)
-            for kind, value in _ids(grant):
-                self._index[kind].setdefault(value, set()).add(key)
+            self._entries[key] = (value, time.monotonic() + lifetime, ids)
+            for kind, named in ids:
+                self._index[kind].setdefault(named, set()).add(key)
             return True
 
     def go_live(self, *, heard_for: float = 3 * HEARTBEAT_SECONDS) -> None:
@@ -143,7 +159,7 @@ class VerifiedTokenCache:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        for kind, value in _ids(entry[0]):
+        for kind, value in entry[2]:
             keys = self._index[kind].get(value)
             if keys is not None:
                 keys.discard(key)
@@ -157,10 +173,6 @@ class VerifiedTokenCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def _ids(grant: Grant) -> tuple[tuple[str, int], ...]:
-    return (("t", grant.token_id), ("u", grant.user.pk), ("a", grant.application_id))
 
 
 cache = VerifiedTokenCache()

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Subquery
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 
-from idp.models import RedeemedCode
+from idp.models import AuthenticationContext, RedeemedCode
 
 _UNREAD = object()
 
@@ -31,7 +31,8 @@ def grant_row(request, code: str | None):
     """The authorization code's grant (with `application` and `user`), or None.
 
     `redeemed` says whether the code was exchanged already (RedeemedCode):
-    its grant stays until it expires.
+    its grant stays until it expires. `login_auth_time` and `login_amr`: the
+    login that approved it (idp.authentication), read in the same statement.
     """
     memo = getattr(request, "grant_row", _UNREAD)
     if memo is not _UNREAD and memo[0] == code:
@@ -42,7 +43,7 @@ def grant_row(request, code: str | None):
         row = (
             get_grant_model()
             .objects.select_related("application", "user")
-            .annotate(redeemed=Exists(redeemed))
+            .annotate(redeemed=Exists(redeemed), **_login(key=AuthenticationContext.code_key(code)))
             .filter(code=code)
             .first()
         )
@@ -55,6 +56,8 @@ def refresh_token_row(request, raw: str | None):
 
     Several rows may share a checksum (DOT's uniqueness is (checksum,
     revoked)): the unrevoked one first, else the one revoked last, as DOT reads it.
+    `login_auth_time` and `login_amr`: the login behind the tokens, through
+    the ID token issued with its access token, read in the same statement.
     """
     memo = getattr(request, "refresh_token_row", _UNREAD)
     if memo is not _UNREAD and memo[0] == raw:
@@ -64,9 +67,20 @@ def refresh_token_row(request, raw: str | None):
         row = (
             get_refresh_token_model()
             .objects.select_related("application", "user", "access_token")
+            .annotate(**_login(key=AuthenticationContext.jti_key_of(OuterRef("access_token__id_token__jti"))))
             .filter(token_checksum=checksum(raw))
             .order_by(F("revoked").desc(nulls_first=True))
             .first()
         )
     request.refresh_token_row = (raw, row)
     return row
+
+
+def _login(*, key) -> dict[str, Subquery]:
+    """The login (OpenID Connect `auth_time`, `amr`) stored under `key`, as two columns of the row's own
+    statement: the token endpoint's budget counts statements (tests/idp/test_token_storage.py)."""
+    found = AuthenticationContext.objects.filter(key=key)
+    return {
+        "login_auth_time": Subquery(found.values("auth_time")[:1]),
+        "login_amr": Subquery(found.values("amr")[:1]),
+    }

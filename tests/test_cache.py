@@ -91,3 +91,21 @@ def test_without_the_shared_pool_each_new_context_would_open_a_connection(redis_
 
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip().splitlines()[-1]) == 10
+
+
+def test_our_own_redis_commands_use_one_client_per_process_whatever_the_thread(redis_url):
+    """idp.ratelimit's pipeline: no client object built per request, none borrowed from Django's internals."""
+    import threading
+
+    from config.cache import redis_client
+
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(redis_client(redis_url))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({id(client) for client in seen}) == 1
+    assert seen[0] is redis_client(redis_url)
+    assert seen[0].ping()

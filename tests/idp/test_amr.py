@@ -153,15 +153,15 @@ def test_clear_expired_forgets_logins_older_than_a_refresh_token_lives(client, u
 
 
 def test_with_a_recorded_login_a_code_exchange_and_a_refresh_stay_within_the_statement_budget(
-    client, user, password, application, django_assert_max_num_queries
+    client, user, password, application
 ):
-    from tests.idp.test_token_storage import TOKEN_REQUEST_STATEMENTS, next_code
+    from tests.idp.test_token_storage import TOKEN_REQUEST_STATEMENTS, at_most_statements_sent, next_code
 
     password_step(client, user, password)
     tokens_for(client, application)  # the app's first token of the minute also notes its last use
     verifier, challenge = pkce_pair()
     code = next_code(client, application, challenge)
-    with django_assert_max_num_queries(TOKEN_REQUEST_STATEMENTS):
+    with at_most_statements_sent(TOKEN_REQUEST_STATEMENTS):
         tokens = exchange(client, application, code, verifier).json()
     body = {
         "grant_type": "refresh_token",
@@ -170,7 +170,7 @@ def test_with_a_recorded_login_a_code_exchange_and_a_refresh_stay_within_the_sta
     }
     first = client.post("/idp/token", {**body, "refresh_token": tokens["refresh_token"]}).json()
 
-    with django_assert_max_num_queries(TOKEN_REQUEST_STATEMENTS):
+    with at_most_statements_sent(TOKEN_REQUEST_STATEMENTS):
         second = client.post("/idp/token", {**body, "refresh_token": first["refresh_token"]}).json()
 
     assert verify_id_token(client, second["id_token"])["amr"] == ["pwd"]

@@ -241,6 +241,36 @@ def test_introspection_of_a_cached_token_makes_at_most_2_statements(
     assert response.json()["active"] is True
 
 
+def test_a_client_authenticates_from_this_processs_copy_of_its_app_until_a_notice_about_the_app(
+    token_cache_live, client, raw, application, django_assert_num_queries
+):
+    """RFC 7662 §2.1 client authentication, with the app kept in memory (TaskgateOAuth2Validator.
+    _load_application over DOT's): no statement at all while kept; a change to the app (here
+    disabled, as the admin would) ends the copy with the database's notice, and DOT's own
+    checks then refuse the client. Fails loudly if DOT stops taking the client it is given."""
+
+    def introspect():
+        return client.post("/idp/introspect", {"token": raw}, HTTP_AUTHORIZATION=basic(application))
+
+    assert introspect().json()["active"] is True
+
+    with django_assert_num_queries(0):
+        assert introspect().json()["active"] is True
+
+    Application.objects.filter(pk=application.pk).update(is_enabled=False)
+    token_cache_live.forget(f"a:{application.pk}")  # what the trigger on the app's row sends
+
+    assert introspect().status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_a_wrong_secret_is_refused_with_the_app_kept_in_memory(token_cache_live, client, raw, application):
+    assert client.post("/idp/introspect", {"token": raw}, HTTP_AUTHORIZATION=basic(application)).json()["active"]
+
+    wrong = client.post("/idp/introspect", {"token": raw}, HTTP_AUTHORIZATION=basic(application, "not-the-secret"))
+
+    assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+
+
 # --- The consent's "last used" note ------------------------------------------------------
 
 

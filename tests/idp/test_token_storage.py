@@ -8,20 +8,44 @@ after, and benchmarks/token_endpoint.py measures them outside a test.
 
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tests.fixtures import pkce_pair
 from tests.idp.test_authorization import authorize_url, redirect_params
 from tests.idp.test_token import basic, exchange, obtain_code
 
-# A refresh and a code exchange: one read, the ID token, the tokens, the audit event;
-# and the login behind the ID token (OpenID Connect `amr`, `auth_time`: idp.authentication),
-# one read, and one write when the login was recorded (a person's real login; the
-# force_login sessions here have none).
-TOKEN_REQUEST_STATEMENTS = 12
+# A refresh and a code exchange, as the database receives them outside a test: one read (the
+# code or the refresh token, with its app, person and the login behind it), the ID token, the
+# tokens, the audit event, the login copied to the new ID token (OpenID Connect `amr`,
+# `auth_time`: when the login was recorded), and BEGIN and COMMIT. Issue 14's budget is 10.
+TOKEN_REQUEST_STATEMENTS = 9
+
+
+@contextmanager
+def at_most_statements_sent(limit: int):
+    """At most `limit` statements reach the database as a server would send them.
+
+    In a test each atomic block is a savepoint of the test's transaction.
+    Outside one, the request's single transaction costs a BEGIN and a COMMIT,
+    and DOT's atomic block around the ID token's row (which our validator saves
+    with the tokens) sends nothing: psycopg begins a transaction at its first
+    statement and commits none that did not begin. So savepoints are left out
+    and the transaction counted as two statements.
+    """
+    with CaptureQueriesContext(connection) as captured:
+        yield
+    sent = [query["sql"] for query in captured.captured_queries if not _SAVEPOINT.match(query["sql"])]
+    assert len(sent) + 2 <= limit, f"{len(sent)} statements and BEGIN and COMMIT:\n" + "\n".join(sent)
+
+
+_SAVEPOINT = re.compile(r"(RELEASE |ROLLBACK TO )?SAVEPOINT ")
 
 
 def refresh(client, application, refresh_token: str):
@@ -65,27 +89,25 @@ def counts() -> dict[str, int]:
     }
 
 
-def test_a_refresh_makes_at_most_twelve_statements(client, tokens, application, django_assert_max_num_queries):
+def test_a_refresh_sends_at_most_nine_statements(client, tokens, application):
     """RFC 6749 §6 with rotation: the token read once, the old one revoked, the new pair and ID token
     written, the audit event. The first refresh of a minute also notes the consent's last use."""
     first = refresh(client, application, tokens["refresh_token"]).json()
 
-    with django_assert_max_num_queries(TOKEN_REQUEST_STATEMENTS):
+    with at_most_statements_sent(TOKEN_REQUEST_STATEMENTS):
         response = refresh(client, application, first["refresh_token"])
 
     assert response.status_code == HTTPStatus.OK, response.content
     assert {"access_token", "refresh_token", "id_token"} <= response.json().keys()
 
 
-def test_a_code_exchange_makes_at_most_twelve_statements(
-    logged_in_client, client, tokens, application, django_assert_max_num_queries
-):
+def test_a_code_exchange_sends_at_most_nine_statements(logged_in_client, client, tokens, application):
     """RFC 6749 §4.1.3: the code read once, recorded as redeemed, the pair and ID token written, the
     audit event. The app's first token of a minute also notes its last use (one UPDATE)."""
     verifier, challenge = pkce_pair()
     code = next_code(logged_in_client, application, challenge)
 
-    with django_assert_max_num_queries(TOKEN_REQUEST_STATEMENTS):
+    with at_most_statements_sent(TOKEN_REQUEST_STATEMENTS):
         response = exchange(client, application, code, verifier)
 
     assert response.status_code == HTTPStatus.OK, response.content
