@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.checks import Error, register
 
-from accounts.upstream import UpstreamLoginError, upstream_enabled, upstream_provider
+from accounts.upstream import upstream_enabled, upstream_provider
+from accounts.upstream_errors import UpstreamLoginError
 
 
 @register("upstream_oidc", deploy=True)

@@ -28,9 +28,9 @@ from django_otp_webauthn import exceptions
 from django_otp_webauthn import views as library
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.backends import PASSKEY_BACKEND
 from accounts.second_factor import (
     NEW_RECOVERY_CODES_SESSION_KEY,
-    PASSKEY_BACKEND,
     login_complete,
     login_pending,
     passkey_added,
@@ -38,8 +38,7 @@ from accounts.second_factor import (
     recently_authenticated,
     session_authentication_set,
 )
-from idp.models import AuditEvent
-from idp.services import audit_record
+from idp.audit import AuditEvent, audit_record
 
 
 class PasskeysOff(exceptions.OTPWebAuthnApiError):

@@ -29,11 +29,12 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.backends import UPSTREAM_BACKEND
 from accounts.models import User
+from accounts.services import mail_send
+from idp.audit import AuditEvent, audit_record
 from idp.authentication import SESSION_KEY
-from idp.models import AuditEvent
 from idp.ratelimit import RateLimit
-from idp.services import audit_record
 
 PENDING_SESSION_KEY = "accounts.second_factor_pending"
 REAUTHENTICATED_SESSION_KEY = "accounts.reauthenticated_at"
@@ -41,8 +42,6 @@ NEW_RECOVERY_CODES_SESSION_KEY = "accounts.new_recovery_codes"
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_DEVICE_NAME = "Recovery codes"
-PASSKEY_BACKEND = "django_otp_webauthn.backends.WebAuthnBackend"
-UPSTREAM_BACKEND = "accounts.upstream.UpstreamOIDCBackend"
 
 
 # --- What a person has -------------------------------------------------------
@@ -335,8 +334,6 @@ def passkey_remove(*, user: User, passkey_id: int, request=None) -> bool:
 @transaction.atomic
 def second_factors_reset(*, user: User, by: User | None = None, request=None) -> int:
     """An admin removes all of a person's second factors (a lost phone); the person is told by email."""
-    from accounts.services import _send
-
     removed = 0
     for model in (WebAuthnCredential, TOTPDevice, StaticDevice):
         deleted, _ = model.objects.filter(user=user).delete()
@@ -349,7 +346,7 @@ def second_factors_reset(*, user: User, by: User | None = None, request=None) ->
     )
     context = {"user": user, "site_url": settings.SITE_URL}
     transaction.on_commit(
-        lambda: _send(
+        lambda: mail_send(
             to=user.email,
             subject="Your Taskgate second factors were reset",
             template="accounts/email/second_factors_reset.txt",

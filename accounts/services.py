@@ -22,9 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ExternalIdentity, User
-from accounts.upstream import UpstreamLoginError
-from idp.models import AuditEvent
-from idp.services import audit_record
+from accounts.upstream_errors import UpstreamLoginError
+from idp.audit import AuditEvent, audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ def email_verification_send(*, user: User) -> bool:
         "days": settings.EMAIL_VERIFICATION_MAX_AGE.days,
         "site_url": settings.SITE_URL,
     }
-    return _send(
+    return mail_send(
         to=user.email,
         subject="Confirm your email address for Taskgate",
         template="accounts/email/verify_email.txt",
@@ -195,7 +194,7 @@ def _email_change_send(*, user: User) -> bool:
     link = settings.SITE_URL + reverse("email_change_confirm", args=[email_change_token(user=user)])
     days = settings.EMAIL_VERIFICATION_MAX_AGE.days
     context = {"user": user, "link": link, "days": days, "site_url": settings.SITE_URL}
-    return _send(
+    return mail_send(
         to=user.pending_email,
         subject="Confirm your new email address for Taskgate",
         template="accounts/email/change_email.txt",
@@ -204,7 +203,7 @@ def _email_change_send(*, user: User) -> bool:
     )
 
 
-def _send(*, to: str, subject: str, template: str, context: dict, user: User, what: str = "") -> bool:
+def mail_send(*, to: str, subject: str, template: str, context: dict, user: User, what: str = "") -> bool:
     """Send one mail; a mail server that fails is logged (as `what`, else the subject), not raised."""
     try:
         send_mail(subject=subject, message=render_to_string(template, context), from_email=None, recipient_list=[to])
@@ -246,7 +245,7 @@ def email_change_confirm(*, token: str, request=None) -> User:
     audit_record(kind=AuditEvent.Kind.EMAIL_CHANGED, user=user, request=request)
     context = {"user": user, "new_email": new_email, "site_url": settings.SITE_URL}
     transaction.on_commit(
-        lambda: _send(
+        lambda: mail_send(
             to=old_email,
             subject="Your Taskgate email address was changed",
             template="accounts/email/email_changed.txt",

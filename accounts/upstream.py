@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any
@@ -39,6 +38,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from accounts.services import external_identity_login
+from accounts.upstream_errors import ERROR_CODE, UpstreamLoginError
 from idp.validators import is_loopback_host
 
 logger = logging.getLogger(__name__)
@@ -46,99 +47,9 @@ logger = logging.getLogger(__name__)
 # Seconds of clock difference tolerated between us and the upstream for `exp` and `iat`.
 CLOCK_LEEWAY = 60
 
-_SENTENCES = {
-    "discovery_failed": (
-        "Signing in with {name} is not available right now: its configuration could not be read. "
-        "Try again later, or tell the site's administrator."
-    ),
-    "state_mismatch": (
-        "That sign-in with {name} does not match this browser: it may have expired or been started in "
-        "another tab. Please start again."
-    ),
-    "upstream_denied": "The sign-in at {name} was cancelled or refused, so you are not logged in.",
-    "upstream_error": "{name} could not sign you in (it answered “{code}”). Please start again.",
-    "missing_code": "{name} sent you back without a sign-in result. Please start again.",
-    "wrong_issuer": "The sign-in response did not come from {name}, so it was refused.",
-    "wrong_audience": "The sign-in response from {name} was meant for another site, so it was refused.",
-    "bad_signature": "The sign-in response from {name} failed its signature check, so it was refused.",
-    "expired": (
-        "The sign-in response from {name} has expired or is not valid yet, so it was refused. Please start "
-        "again; if this keeps happening, a server clock is wrong."
-    ),
-    "nonce_mismatch": (
-        "The sign-in response from {name} does not belong to this sign-in attempt, so it was refused. "
-        "Please start again."
-    ),
-    "token_refused": "{name} refused to complete the sign-in. Please start again.",
-    "upstream_unreachable": "{name} could not be reached to complete the sign-in. Try again in a moment.",
-    "invalid_response": "{name} sent a sign-in response that could not be understood, so it was refused.",
-    "email_missing": "{name} did not share a usable email address, which an account here needs.",
-    "email_taken": (
-        "An account with the address {email} already exists here, and your {name} login is not linked to it. "
-        "Ask the site's administrator to link them."
-    ),
-    "email_unverified": (
-        "{name} has not confirmed that {email} is yours, so your login cannot be linked to the account here "
-        "with that address. Confirm the address at {name}, then try again."
-    ),
-    "local_email_unverified": (
-        "The account here with the address {email} has not confirmed it, so it cannot be linked to your "
-        "{name} login. Ask the site's administrator for help."
-    ),
-    "create_disabled": (
-        "There is no account here for your {name} login, and new accounts are not created automatically. "
-        "Ask the site's administrator to invite you."
-    ),
-    "inactive": "This account is disabled. Ask the site's administrator for help.",
-    "concurrent_first_login": (
-        "Your account was being set up by another sign-in at the same moment. Please sign in again."
-    ),
-}
-
-# RFC 6749 §4.1.2.1: error codes are printable ASCII without quotes or backslash; we show only plain ones.
-_ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-
-
-class UpstreamLoginError(Exception):
-    """Why an upstream login was refused: `reason` and `detail` for the log, `sentence` for the person."""
-
-    def __init__(self, reason: str, *, detail: str = "", **params: str) -> None:
-        if reason not in _SENTENCES:
-            raise ValueError(f"Unknown upstream login failure {reason!r}.")
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-        self.params = params
-
-    @property
-    def sentence(self) -> str:
-        return _SENTENCES[self.reason].format(name=upstream_name(), **self.params)
-
-    @property
-    def log_level(self) -> int:
-        # The site cannot log anyone in through the upstream: that is the operator's problem, not the person's.
-        return logging.ERROR if self.reason == "discovery_failed" else logging.WARNING
-
-    @classmethod
-    def from_authorization_error(cls, code: str) -> UpstreamLoginError:
-        """RFC 6749 §4.1.2.1 / OpenID Connect Core §3.1.2.6: the upstream's error response.
-
-        Only the code is kept: `error_description` is text a third party
-        chose, and is neither shown nor logged.
-        """
-        if code == "access_denied":
-            return cls("upstream_denied", detail="error=access_denied")
-        shown = code if _ERROR_CODE.fullmatch(code) else "unknown error"
-        return cls("upstream_error", detail=f"error={shown}", code=shown)
-
 
 def upstream_enabled() -> bool:
     return bool(settings.UPSTREAM_OIDC_ISSUER)
-
-
-def upstream_name() -> str:
-    """The upstream's name on our pages: UPSTREAM_OIDC_NAME, else the issuer's host."""
-    return settings.UPSTREAM_OIDC_NAME or urlsplit(settings.UPSTREAM_OIDC_ISSUER).hostname or "the upstream provider"
 
 
 def upstream_callback_url() -> str:
@@ -258,7 +169,8 @@ class UpstreamOIDCBackend(OIDCAuthenticationBackend):
         # The parent reads the endpoints from settings here; ours come from the
         # discovery document, read in authenticate() when a login needs them.
         # Django also makes a backend on every request that loads a logged-in
-        # user, which must cost no network call.
+        # user, which must cost no network call. What the parent's would set is
+        # pinned by tests/accounts/test_upstream_library.py.
         self.UserModel = get_user_model()
 
     def authenticate(self, request, **kwargs):
@@ -316,23 +228,25 @@ class UpstreamOIDCBackend(OIDCAuthenticationBackend):
             # No key of the upstream's JWKS has the token's `kid` and `alg`.
             raise UpstreamLoginError("bad_signature", detail="no matching key in the upstream's JWKS") from None
 
-    def _verify_jws(self, payload, key):
-        """OpenID Connect Core §3.1.3.7: validate the ID token.
+    def get_payload_data(self, token, key):
+        """OpenID Connect Core §3.1.3.7: validate the ID token, and return its claims.
 
-        Replaces the parent's check, which accepts any audience and issuer:
+        Replaces the parent's check (its private _verify_jws, and unsigned
+        tokens when OIDC_ALLOW_UNSECURED_JWT is set), which accepts any
+        audience and issuer:
         RS256 only, signed by the upstream's key, `iss` exactly the configured
         issuer, our client among `aud` (and in `azp` when there are several),
         `exp` and `iat` present and current.
         """
         try:
-            algorithm = jwt.get_unverified_header(payload).get("alg")
+            algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.DecodeError:
             raise UpstreamLoginError("invalid_response", detail="ID token is not a JWT") from None
         if algorithm != "RS256":
             raise UpstreamLoginError("bad_signature", detail=f"ID token alg is {algorithm!r}, not RS256")
         try:
             claims = jwt.decode(
-                payload,
+                token,
                 key,
                 algorithms=["RS256"],
                 audience=self.OIDC_RP_CLIENT_ID,
@@ -387,8 +301,6 @@ class UpstreamOIDCBackend(OIDCAuthenticationBackend):
 
     def get_or_create_user(self, access_token, id_token, payload):
         """Replaces the parent's matching by email with linking by (issuer, subject)."""
-        from accounts.services import external_identity_login  # here: services imports UpstreamLoginError
-
         claims = self.get_userinfo(access_token, id_token, payload)
         return external_identity_login(
             issuer=self.provider.issuer,
@@ -407,4 +319,13 @@ def _oauth_error(response: requests.Response) -> str:
         code = response.json().get("error", "")
     except (ValueError, AttributeError):
         return "(no OAuth error code)"
-    return f"error={code}" if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "(no OAuth error code)"
+    return f"error={code}" if isinstance(code, str) and ERROR_CODE.fullmatch(code) else "(no OAuth error code)"
+
+
+def log_upstream_refusal(error: UpstreamLoginError) -> None:
+    """The reason and a detail written here, never a token, code or secret."""
+    logger.log(error.log_level, "Upstream login refused: %s (%s)", error.reason, error.detail)
+
+
+def log_upstream_login(user) -> None:
+    logger.info("Upstream login: user %s", user.sub)

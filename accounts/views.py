@@ -25,6 +25,7 @@ from django.views.generic import View
 from django_otp import login as otp_login
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView, get_next_url
 
+from accounts.backends import MODEL_BACKEND
 from accounts.forms import CodeForm, EmailChangeForm, LoginForm, PasswordAgainForm, ProfileForm, SignupForm
 from accounts.second_factor import (
     NEW_RECOVERY_CODES_SESSION_KEY,
@@ -62,18 +63,19 @@ from accounts.services import (
     user_update_profile,
 )
 from accounts.upstream import (
-    UpstreamLoginError,
-    logger,
+    log_upstream_login,
+    log_upstream_refusal,
     upstream_callback_url,
     upstream_enabled,
-    upstream_name,
     upstream_provider,
 )
+from accounts.upstream_errors import UpstreamLoginError, upstream_name
 from idp.activity.records import activity_records_of, activity_summaries
-from idp.models import AuditEvent, Consent
+from idp.audit import AuditEvent, audit_record
+from idp.models import Consent
 from idp.ratelimit import RateLimit, client_address
 from idp.selectors import connected_app_list
-from idp.services import audit_record, consent_revoke
+from idp.services.consents import consent_revoke
 
 
 def home(request):
@@ -127,7 +129,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             for field, errors in error.message_dict.items():
                 form.add_error("password1" if field == "password" else field, errors)
         else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            auth_login(request, user, backend=MODEL_BACKEND)
             messages.success(
                 request,
                 f"Welcome! We sent a link to {user.email}: open it to confirm your address. "
@@ -331,36 +333,6 @@ class LoginView(auth_views.LoginView):
 login = never_cache(LoginView.as_view())
 
 
-def login_attempt_username(request: HttpRequest, credentials: dict | None) -> str:
-    """The account a login attempt names, as django-axes counts it: emails in any case are one account."""
-    username = (credentials or {}).get("username") or request.POST.get("username") or ""
-    return username.strip().lower()
-
-
-def locked_out(request: HttpRequest, response=None, credentials: dict | None = None, *args, **kwargs):
-    """django-axes' answer to a locked-out account or address (AXES_LOCKOUT_CALLABLE).
-
-    429 (RFC 6585 §4) with Retry-After and a page that says why and for how
-    long, in the site's layout. The lockout is recorded by axes
-    (AccessAttempt) and logged as a warning.
-    """
-    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
-    logger.warning(
-        "Login locked out for %s minutes after %s failed attempts (address %s).",
-        minutes,
-        settings.AXES_FAILURE_LIMIT,
-        request.META.get("REMOTE_ADDR", "unknown"),
-    )
-    response = render(
-        request,
-        "registration/lockout.html",
-        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
-        status=HTTPStatus.TOO_MANY_REQUESTS,
-    )
-    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
-    return response
-
-
 def admin_login(request: HttpRequest) -> HttpResponse:
     """`/admin/login/`: with UPSTREAM_OIDC_ONLY=1 nobody logs in with a password, staff
     included, so the admin's password form gives way to the upstream login (and back)."""
@@ -390,7 +362,7 @@ def upstream_refusal(request: HttpRequest, error: UpstreamLoginError, *, next_ur
     a token, code or secret; the login page keeps `next`, so that a retry
     still ends on the pending authorization request.
     """
-    logger.log(error.log_level, "Upstream login refused: %s (%s)", error.reason, error.detail)
+    log_upstream_refusal(error)
     audit_record(kind=AuditEvent.Kind.LOGIN_FAILED, request=request, method="upstream", reason=error.reason)
     messages.error(request, error.sentence)
     url = reverse("login")
@@ -411,6 +383,7 @@ class UpstreamLoginView(OIDCAuthenticationRequestView):
     def __init__(self, **kwargs):
         # The parent reads the authorization endpoint from settings; ours comes
         # from the discovery document, read in get() so that a failure is shown.
+        # What the parent's would set is pinned by tests/accounts/test_upstream_library.py.
         View.__init__(self, **kwargs)
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
 
@@ -497,7 +470,7 @@ class UpstreamCallbackView(OIDCAuthenticationCallbackView):
         response = super().login_success()
         # No amr of ours: how the upstream authenticated the person is its own to say.
         session_authentication_set(request=self.request, methods=[])
-        logger.info("Upstream login: user %s", self.user.sub)
+        log_upstream_login(self.user)
         return response
 
 

@@ -56,7 +56,7 @@ def prepare(tasks: int, tokens: int) -> dict:
     from django.db import transaction
 
     from accounts.models import User
-    from idp.services import application_create
+    from idp.services.apps import application_create
 
     clean()
     with transaction.atomic():

@@ -75,7 +75,7 @@ def measure(count: int, profile: str | None) -> dict[str, dict[str, float]]:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from idp.services import application_create
+    from idp.services.apps import application_create
 
     user = User.objects.create_user(username="bench", email="bench@taskgate.invalid", password=None)
     issued = application_create(name="Token endpoint benchmark", redirect_uris=[REDIRECT_URI], scopes=SCOPE.split())

@@ -17,6 +17,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from accounts.backends import MODEL_BACKEND, PASSKEY_BACKEND, UPSTREAM_BACKEND
 from idp.validators import is_loopback_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -298,14 +299,12 @@ OIDC_AUTHENTICATION_CALLBACK_URL = "upstream_callback"
 
 # Passwords, upstream login, or only upstream login (UPSTREAM_OIDC_ONLY=1:
 # the password backend is not installed, so no form can log in with one).
-_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-_UPSTREAM_BACKEND = "accounts.upstream.UpstreamOIDCBackend"
 if not UPSTREAM_OIDC_ISSUER:
-    AUTHENTICATION_BACKENDS = [_MODEL_BACKEND]
+    AUTHENTICATION_BACKENDS = [MODEL_BACKEND]
 elif UPSTREAM_OIDC_ONLY:
-    AUTHENTICATION_BACKENDS = [_UPSTREAM_BACKEND]
+    AUTHENTICATION_BACKENDS = [UPSTREAM_BACKEND]
 else:
-    AUTHENTICATION_BACKENDS = [_MODEL_BACKEND, _UPSTREAM_BACKEND]
+    AUTHENTICATION_BACKENDS = [MODEL_BACKEND, UPSTREAM_BACKEND]
 # django-axes first: it refuses a locked-out account or address before any
 # backend checks a password.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
@@ -320,9 +319,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=_int("AXES_COOLOFF_MINUTES", 15, minimum=1
 # address whatever the account it tries.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # Emails are matched in any case at login: so are the attempts counted.
-AXES_USERNAME_CALLABLE = "accounts.views.login_attempt_username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_attempt_username"
 # The address the server saw; no proxy header is trusted unless configured.
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
@@ -359,7 +358,7 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = [SITE_URL if PASSKEYS_ENABLED else f"https://{_si
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = PASSKEYS_ENABLED and not UPSTREAM_OIDC_ONLY
 if OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN:
     # A passkey logs in on its own (passwordless): the library's backend says whose it is.
-    AUTHENTICATION_BACKENDS.append("django_otp_webauthn.backends.WebAuthnBackend")
+    AUTHENTICATION_BACKENDS.append(PASSKEY_BACKEND)
 
 # EMAIL_URL: consolemail:// (the default: mail is printed), smtp+tls://user:password@host:587, ...
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -596,7 +595,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     # RFC 7591/7592 at /idp/register, open to anonymous clients as MCP clients
-    # need; idp.views.ClientRegistrationView adds our checks and a rate limit.
+    # need; idp.views.registration.ClientRegistrationView adds our checks and a rate limit.
     "DCR_ENABLED": True,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     # Client ID Metadata Documents: an https URL as client_id, fetched with

@@ -2,25 +2,27 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
-from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model
 
 from idp.activity.dashboard import activity_charts, app_figures
-from idp.models import Application, AuditEvent, SelfRegisteredApplication
+from idp.audit import AuditEvent
+from idp.models import Application, SelfRegisteredApplication
 from idp.selectors import application_setup_card
-from idp.services import (
+from idp.services.apps import (
     IssuedCredentials,
+    application_create,
     application_delete,
     application_disable,
     application_record_change,
     application_revoke_tokens,
     application_rotate_secret,
-    audit_record,
+    application_validate,
 )
 
 AccessToken = get_access_token_model()
@@ -88,6 +90,39 @@ class ApplicationActions:
         self.message_user(request, f"Disabled {count} app(s): they can no longer authorize or get tokens.")
 
 
+class ApplicationAddForm(forms.ModelForm):
+    """A new app, checked by the service that creates it (application_validate), as the
+    commands' apps are: the model's rules, and its scopes, name and redirect URIs."""
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "homepage_url": data["homepage_url"],
+            "logo_url": data["logo_url"],
+            "is_enabled": data["is_enabled"],
+            "public": data["client_type"] == Application.CLIENT_PUBLIC,
+            "redirect_uris": data["redirect_uris"].split(),
+            "post_logout_redirect_uris": data["post_logout_redirect_uris"].split(),
+            "scopes": data["allowed_scopes"].split(),
+            "require_pkce_if_confidential": data["require_pkce_if_confidential"],
+            "first_party": data["first_party"],
+            "allowed_origins": data["allowed_origins"].split(),
+            "owner": data["user"],
+        }
+
+    def _post_clean(self):
+        # In place of ModelForm's model validation, which application_validate runs too.
+        if self.errors:
+            return
+        try:
+            self.instance = application_validate(**self.service_fields())
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+
+
 class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
     """Connected apps made by hand. A new app's secret is shown once, right after it is created.
 
@@ -111,7 +146,7 @@ class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
                     "redirect_uris",
                     "post_logout_redirect_uris",
                     "allowed_scopes",
-                    "require_pkce",
+                    "require_pkce_if_confidential",
                     "first_party",
                     "allowed_origins",
                 )
@@ -130,19 +165,28 @@ class ApplicationAdmin(ApplicationActions, admin.ModelAdmin):
         # A new app has no tokens to show.
         return self.inlines if obj is not None else []
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApplicationAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_form(self, request, form, change):
+        """A new app is created by the service (application_create), which the add form's checks were."""
+        if change:
+            return super().save_form(request, form, change)
+        issued = application_create(**form.service_fields(), actor=request.user, request=request)
+        # The secret in clear rides on this request's instance to response_add, which shows it once.
+        issued.application._issued_secret = issued.client_secret
+        return issued.application
+
     def save_model(self, request, obj, form, change):
-        if not change and not obj.is_public:
-            obj._issued_secret = generate_client_secret()
-            obj.client_secret = obj._issued_secret
-        super().save_model(request, obj, form, change)
-        if not change:
-            audit_record(
-                kind=AuditEvent.Kind.APP_CREATED,
-                user=request.user,
-                application=obj,
-                request=request,
-                source=obj.registration_source,
-            )
+        if change:
+            super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        # A new app has no inlines, and no many-to-many field: nothing more to save.
+        if change:
+            super().save_related(request, form, formsets, change)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._credentials_page(request, IssuedCredentials(obj, getattr(obj, "_issued_secret", None)))

@@ -58,6 +58,7 @@ def authentication_link_id_token(*, jti: str, authentication: Authentication, us
         [
             AuthenticationContext(
                 key=AuthenticationContext.jti_key(jti),
+                id_token_jti=jti,
                 user=user,
                 auth_time=authentication.auth_time,
                 amr=authentication.amr,
@@ -87,13 +88,8 @@ def authentication_for_token_request(request) -> Authentication | None:
 
 def authentication_for_access_token_id(token_id: int) -> Authentication | None:
     """At userinfo, where idp.bearer hands over the access token's id (its Grant). One statement."""
-    keys = (
-        get_access_token_model()
-        .objects.filter(pk=token_id, id_token__isnull=False)
-        .annotate(k=AuthenticationContext.jti_key_of("id_token__jti"))
-        .values("k")
-    )
-    return _of(AuthenticationContext.objects.filter(key__in=keys).first())
+    jtis = get_access_token_model().objects.filter(pk=token_id, id_token__isnull=False).values("id_token__jti")
+    return _of(AuthenticationContext.objects.filter(id_token_jti__in=jtis).first())
 
 
 def authentication_contexts_clear() -> int:

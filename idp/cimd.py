@@ -27,7 +27,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from idp.client_metadata import ClientMetadataError, client_metadata_accept
 from idp.fetch import GuardedFetcher
-from idp.services import client_keys_record
+from idp.services.client_keys import client_keys_record
 from idp.validators import validate_redirect_uris
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ server serves (Claude's metadata document lists the jwt-bearer grant, ChatGPT's
 offers two authentication methods), so a document or registration request is
 narrowed to what we serve and refused only when nothing usable remains. The
 same rules apply to Client ID Metadata Documents (idp.cimd) and to Dynamic
-Client Registration (idp.views.ClientRegistrationView).
+Client Registration (idp.views.registration.ClientRegistrationView).
 """
 
 from __future__ import annotations

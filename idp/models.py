@@ -8,12 +8,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import CharField, Value
-from django.db.models.functions import Cast, Concat, Replace
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
-from idp.validators import is_loopback_host, validate_redirect_uris
+# The audit log's model lives with its writer (idp.audit), which has no provider
+# import so that accounts can use it; imported here so that Django registers it.
+from idp.audit import AuditEvent  # noqa: F401
+from idp.validators import is_gpt_action_callback, is_loopback_host, validate_redirect_uris
 
 
 class Application(AbstractApplication):
@@ -43,7 +44,8 @@ class Application(AbstractApplication):
         blank=True, max_length=500, verbose_name="logo URL", help_text="An https image shown on the consent page."
     )
     first_party = models.BooleanField(default=False, help_text="Our own app: people are not asked for consent.")
-    require_pkce = models.BooleanField(
+    # The admin's choice, for a confidential client; the rule applied is pkce_required.
+    require_pkce_if_confidential = models.BooleanField(
         "require PKCE",
         default=True,
         help_text="Turn off only for confidential clients that cannot send PKCE, such as GPT Actions.",
@@ -79,8 +81,24 @@ class Application(AbstractApplication):
 
     @property
     def pkce_required(self) -> bool:
-        """Public clients cannot keep a secret, so PKCE is their only proof (OAuth 2.1 §7.5.1)."""
-        return self.is_public or self.require_pkce
+        """Whether PKCE is required of this client: always of a public one, which cannot keep a
+        secret, so PKCE is its only proof (OAuth 2.1 §7.5.1); of a confidential one, as the admin chose."""
+        return self.is_public or self.require_pkce_if_confidential
+
+    @property
+    def is_gpt_action(self) -> bool:
+        """Made for a custom GPT's action (idp.services.gpt_actions): a confidential client that
+        does not require PKCE, which GPT Actions do not send (its secret and exact redirect URIs
+        protect it instead), sent back to the GPT editor's callback, or to none yet: the editor
+        shows its callback URL only after the app's credentials are saved."""
+        uris = self.redirect_uri_list()
+        return not self.pkce_required and (not uris or any(is_gpt_action_callback(uri) for uri in uris))
+
+    @property
+    def gpt_action_scope(self) -> str:
+        """The scope to paste into the GPT editor: the app's allowed scopes, or the task scopes
+        (what the API's actions need) when it allows all."""
+        return self.allowed_scopes or " ".join(settings.TASK_SCOPES)
 
     def redirect_uri_list(self) -> list[str]:
         return self.redirect_uris.split()
@@ -110,8 +128,10 @@ class Application(AbstractApplication):
         except ValidationError as exc:
             # Ours say what to do; they replace DOT's for the same field.
             errors["redirect_uris"] = exc.error_list
-        if not self.require_pkce and self.is_public:
-            errors["require_pkce"] = ["A public client has no secret: PKCE is its only proof and cannot be turned off."]
+        if not self.require_pkce_if_confidential and self.is_public:
+            errors["require_pkce_if_confidential"] = [
+                "A public client has no secret: PKCE is its only proof and cannot be turned off."
+            ]
         if self.logo_url and not self.logo_url.startswith("https://"):
             errors["logo_url"] = ["Use an https URL for the logo."]
         if errors:
@@ -166,7 +186,7 @@ class Consent(models.Model):
     tokens (REQUEST_APPROVAL_PROMPT "auto"). This one is written whenever an
     authorization code is issued to the app for the person, so it also tells
     when the app was first allowed, which scopes it was given, and when it
-    last got or used a token. Revoking it (idp.services.consent_revoke) ends
+    last got or used a token. Revoking it (idp.services.consents.consent_revoke) ends
     the app's tokens too, so that the app must ask again.
     """
 
@@ -191,70 +211,6 @@ class Consent(models.Model):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
-
-
-class AuditEvent(models.Model):
-    """A security event, for admins to see what happened when something looks wrong.
-
-    Written only through idp.services.audit_record, which never stores a
-    password, secret, code or token. Read-only in the admin; kept for
-    AUDIT_RETENTION_DAYS and then deleted by `manage.py prune_audit_log`.
-    The user and app are kept as links (emptied if they are deleted) and as
-    a label, so that an event still says whom it was about afterwards.
-    """
-
-    class Kind(models.TextChoices):
-        LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
-        LOGIN_FAILED = "login_failed", "Login failed"
-        LOGIN_LOCKED_OUT = "login_locked_out", "Login locked out (too many failures)"
-        SIGNED_UP = "signed_up", "Signed up"
-        EMAIL_VERIFIED = "email_verified", "Email verified"
-        EMAIL_CHANGED = "email_changed", "Email changed"
-        CONSENT_GIVEN = "consent_given", "Consent given"
-        CONSENT_DENIED = "consent_denied", "Consent denied"
-        TOKEN_ISSUED = "token_issued", "Token issued"
-        REFRESH_TOKEN_REUSED = "refresh_token_reused", "Refresh token reuse detected (family revoked)"
-        CODE_REPLAYED = "code_replayed", "Authorization code replayed (its tokens revoked)"
-        TOKEN_REVOKED = "token_revoked", "Token revoked"
-        APP_CREATED = "app_created", "App created"
-        APP_CHANGED = "app_changed", "App changed"
-        APP_REGISTERED = "app_registered", "App registered dynamically"
-        APP_DISABLED = "app_disabled", "App disabled"
-        APP_DELETED = "app_deleted", "App deleted"
-        PASSKEY_ADDED = "passkey_added", "Passkey added"
-        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
-        TOTP_ADDED = "totp_added", "Authenticator app set up"
-        TOTP_REMOVED = "totp_removed", "Authenticator app removed"
-        RECOVERY_CODES_CREATED = "recovery_codes_created", "Recovery codes made"
-        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
-        SECOND_FACTOR_FAILED = "second_factor_failed", "Second factor failed"
-        SECOND_FACTORS_RESET = "second_factors_reset", "Second factors reset by an admin"
-
-    created_at = models.DateTimeField("when", default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    user_label = models.CharField("user (as recorded)", max_length=254, blank=True)
-    application = models.ForeignKey(
-        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name="app",
-    )
-    application_label = models.CharField("app (as recorded)", max_length=255, blank=True)
-    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = "audit event"
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ClientKeys(models.Model):
@@ -318,6 +274,9 @@ class AuthenticationContext(models.Model):
     """
 
     key = models.CharField(max_length=100, unique=True)
+    # The ID token's jti, for a login copied to an ID token: found by a plain comparison in the
+    # statement that reads a refresh token or an access token (the token endpoint's budget).
+    id_token_jti = models.UUIDField(null=True, blank=True, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     auth_time = models.DateTimeField()
     amr = models.JSONField(default=list, blank=True)
@@ -335,13 +294,6 @@ class AuthenticationContext(models.Model):
     def jti_key(jti) -> str:
         """The key of the login behind an ID token: its jti (a UUID) as hex."""
         return f"jti:{uuid.UUID(str(jti)).hex}"
-
-    @staticmethod
-    def jti_key_of(field):
-        """jti_key of an ID token's `jti` column (a field name or an OuterRef), computed in the
-        database (its UUID as hex on every backend), so that a token's login is found in the
-        statement that reads the token."""
-        return Concat(Value("jti:"), Replace(Cast(field, output_field=CharField()), Value("-"), Value("")))
 
 
 class ActivityRecord(models.Model):

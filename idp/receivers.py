@@ -13,15 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.dispatch import receiver
 
-from idp.models import AuditEvent
-from idp.services import audit_record
-
-# Which way in a login came, by the authentication backend Django names on the user.
-_LOGIN_METHODS = {
-    "django.contrib.auth.backends.ModelBackend": "password",
-    "accounts.upstream.UpstreamOIDCBackend": "upstream",
-    "django_otp_webauthn.backends.WebAuthnBackend": "passkey",
-}
+from accounts.backends import LOGIN_METHODS
+from idp.audit import AuditEvent, audit_record
 
 
 @receiver(user_logged_in, dispatch_uid="idp.audit.login_succeeded")
@@ -30,7 +23,7 @@ def record_login(sender, request, user, **kwargs) -> None:
         kind=AuditEvent.Kind.LOGIN_SUCCEEDED,
         user=user,
         request=request,
-        method=_LOGIN_METHODS.get(getattr(user, "backend", ""), "other"),
+        method=LOGIN_METHODS.get(getattr(user, "backend", ""), "other"),
     )
 
 

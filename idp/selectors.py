@@ -13,8 +13,8 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.scopes import get_scopes_backend
 
 from idp.models import Application, Consent
-from idp.services import GPT_ACTION_CALLBACK_HOSTS, GPT_ACTION_TOKEN_EXCHANGE_METHOD
-from idp.validators import is_loopback_host
+from idp.services.gpt_actions import GPT_ACTION_TOKEN_EXCHANGE_METHOD
+from idp.validators import GPT_ACTION_CALLBACK_HOSTS, is_loopback_host
 
 
 @dataclass(frozen=True)
@@ -84,15 +84,6 @@ def _site_url(name: str, fallback_path: str) -> str:
         return settings.SITE_URL + fallback_path
 
 
-def _looks_like_gpt_action(application: Application) -> bool:
-    """Redirect URIs of the GPT editor (https://chatgpt.com/aip/<id>/oauth/callback), or none yet:
-    a confidential app made for a GPT, whose callback URL the editor shows only later."""
-    uris = application.redirect_uri_list()
-    if any(urlsplit(uri).hostname in GPT_ACTION_CALLBACK_HOSTS and "/aip/" in urlsplit(uri).path for uri in uris):
-        return True
-    return not uris and not application.is_public and not application.require_pkce
-
-
 def _looks_like_mcp_client(application: Application) -> bool:
     """Registered by the client itself (DCR or a metadata document), as MCP clients do, or
     sent back to ChatGPT's connector callback or to a loopback address (desktop MCP clients)."""
@@ -123,7 +114,7 @@ def application_setup_card(*, application: Application, client_secret: str | Non
     client, or both when the app does not tell (a public client cannot be a GPT Action,
     which needs a secret). `client_secret` is given only right after it was issued,
     the one time it can be shown."""
-    gpt, mcp = _looks_like_gpt_action(application), _looks_like_mcp_client(application)
+    gpt, mcp = application.is_gpt_action, _looks_like_mcp_client(application)
     if not gpt and not mcp:
         gpt, mcp = True, True
     if application.is_public:
@@ -148,7 +139,7 @@ def application_setup_card(*, application: Application, client_secret: str | Non
         secret,
         SetupValue("Authorization URL", settings.SITE_URL + reverse("idp:authorize"), key="authorization_url"),
         SetupValue("Token URL", settings.SITE_URL + reverse("idp:token"), key="token_url"),
-        SetupValue("Scope", application.allowed_scopes or " ".join(settings.TASK_SCOPES), key="scope"),
+        SetupValue("Scope", application.gpt_action_scope, key="scope"),
         SetupValue(
             "Token Exchange Method",
             GPT_ACTION_TOKEN_EXCHANGE_METHOD,

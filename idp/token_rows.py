@@ -67,7 +67,7 @@ def refresh_token_row(request, raw: str | None):
         row = (
             get_refresh_token_model()
             .objects.select_related("application", "user", "access_token")
-            .annotate(**_login(key=AuthenticationContext.jti_key_of(OuterRef("access_token__id_token__jti"))))
+            .annotate(**_login(id_token_jti=OuterRef("access_token__id_token__jti")))
             .filter(token_checksum=checksum(raw))
             .order_by(F("revoked").desc(nulls_first=True))
             .first()
@@ -76,10 +76,10 @@ def refresh_token_row(request, raw: str | None):
     return row
 
 
-def _login(*, key) -> dict[str, Subquery]:
-    """The login (OpenID Connect `auth_time`, `amr`) stored under `key`, as two columns of the row's own
+def _login(**lookup) -> dict[str, Subquery]:
+    """The login (OpenID Connect `auth_time`, `amr`) that `lookup` finds, as two columns of the row's own
     statement: the token endpoint's budget counts statements (tests/idp/test_token_storage.py)."""
-    found = AuthenticationContext.objects.filter(key=key)
+    found = AuthenticationContext.objects.filter(**lookup)
     return {
         "login_auth_time": Subquery(found.values("auth_time")[:1]),
         "login_amr": Subquery(found.values("amr")[:1]),

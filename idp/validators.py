@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -11,6 +12,25 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 def is_loopback_host(host: str | None) -> bool:
     return (host or "").lower() in LOOPBACK_HOSTS
+
+
+# The GPT editor's callback URL: https://chatgpt.com/aip/<GPT id>/oauth/callback, on either host.
+GPT_ACTION_CALLBACK_HOSTS = ("chat.openai.com", "chatgpt.com")
+GPT_ACTION_CALLBACK_PATH = re.compile(r"/aip/[A-Za-z0-9_-]{1,100}/oauth/callback")
+
+
+def is_gpt_action_callback(uri: str) -> bool:
+    """A GPT editor callback URL exactly: https, one of ChatGPT's hosts with no port or
+    user name, the /aip/<GPT id>/oauth/callback path, no query or fragment."""
+    parts = urlsplit(uri.strip())
+    return (
+        parts.scheme == "https"
+        # The whole authority: no port, no user name or password.
+        and parts.netloc.lower() in GPT_ACTION_CALLBACK_HOSTS
+        and not parts.query
+        and not parts.fragment
+        and GPT_ACTION_CALLBACK_PATH.fullmatch(parts.path) is not None
+    )
 
 
 def validate_redirect_uri(uri: str) -> None:

@@ -41,11 +41,11 @@ class ApiDocsView(SpectacularSwaggerView):
 
 def mcp_docs(request):
     """/docs/mcp: how to connect an MCP client, and its tools (the `resource_documentation` of RFC 9728 §2)."""
-    from tasks.mcp import TOOL_SCOPES, server
+    from tasks.mcp import TOOL_SCOPES, mcp_server
 
     tools = [
         {"name": tool.name, "title": tool.title, "description": tool.description, "scope": TOOL_SCOPES[tool.name]}
-        for tool in async_to_sync(server.list_tools)()
+        for tool in async_to_sync(mcp_server().list_tools)()
     ]
     return render(
         request, "mcp/docs.html", {"mcp_url": settings.MCP_RESOURCE_URL, "tools": tools, "scopes": settings.TASK_SCOPES}

@@ -7,6 +7,7 @@ machine can answer any request. tasks.mcp_auth authorizes every request.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import uuid
 from collections.abc import Callable, Mapping
@@ -28,29 +29,21 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from config import __version__
+from config.validation import validation_sentence
 from idp import activity
 from idp.activity.records import via_app
 from tasks import selectors, services
+from tasks.authentication import READ_SCOPE, WRITE_SCOPE
 from tasks.board import TASK_BOARD_URI, task_board_html
 from tasks.mcp_auth import PRINCIPAL, BearerAuth, Principal, insufficient_scope_tool_error
 from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
 from tasks.serializers import app_data, task_data
 
-READ = "tasks:read"
-WRITE = "tasks:write"
-
-apps = Apps()
-"""The MCP Apps extension (io.modelcontextprotocol/ui): the task board and the tools bound to it.
-
-Registered whatever the client: a stateless server never sees the client's
-capabilities, and hosts without widgets ignore `_meta.ui` and read the text.
-"""
-
 BOARD_TOOL_VISIBILITY = ["model", "app"]
 """The board's tools stay the model's tools too: the board calls the same ones (MCP Apps `_meta.ui.visibility`)."""
 
-_model_only_tools: list[tuple[Callable, dict[str, Any]]] = []
-"""Tools without the board, registered on the server once it exists (below the tools)."""
+_TOOLS: list[tuple[Callable, dict[str, Any], bool]] = []
+"""Each tool's function, its options and whether the task board shows it: mcp_server() registers them."""
 
 TOOL_SCOPES: dict[str, str] = {}
 """The scope each tool needs; tasks.mcp_auth checks it before the tool runs."""
@@ -95,6 +88,7 @@ def task_tool(
     that the tool needs an OAuth token with that scope. With `board`, the
     tool's result is shown in the task board (`_meta.ui.resourceUri`) and the
     board may call it (`_meta.ui.visibility`), through the SDK's Apps helper.
+    The tools are put on a server when mcp_server() builds it.
     """
 
     def register(function: Callable) -> Callable:
@@ -112,16 +106,16 @@ def task_tool(
             ),
             "meta": {"securitySchemes": [{"type": "oauth2", "scopes": [scope]}]},
         }
-        if board:
-            apps.tool(resource_uri=TASK_BOARD_URI, visibility=BOARD_TOOL_VISIBILITY, **options)(function)
-        else:
-            _model_only_tools.append((function, options))
+        _TOOLS.append((function, options, board))
         return function
 
     return register
 
 
 # --- What the tools return (structured content; its schema is each tool's outputSchema) ---
+
+Status = Literal[tuple(Task.Status.values)]
+Priority = Literal[tuple(Task.Priority.values)]
 
 
 class AppOut(BaseModel):
@@ -137,8 +131,8 @@ class TaskOut(BaseModel):
     id: uuid.UUID = Field(description="The task's id, for get_task, update_task, complete_task and delete_task.")
     title: str
     notes: str = Field(description="Markdown.")
-    status: Literal["todo", "in_progress", "done"]
-    priority: Literal["low", "normal", "high"]
+    status: Status
+    priority: Priority
     due_at: datetime | None = Field(description="When it is due, or null.")
     completed_at: datetime | None = Field(description="When it was last marked done; null unless done.")
     created_at: datetime
@@ -201,12 +195,6 @@ def _principal(ctx: Context) -> Principal:
     return principal
 
 
-def _errors_sentence(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        return " ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
-    return " ".join(error.messages)
-
-
 async def _call(function: Callable[[], Any], *, writes: bool = True) -> Any:
     """Run a service in this request's database thread, in a transaction if it `writes`.
 
@@ -223,7 +211,7 @@ async def _call(function: Callable[[], Any], *, writes: bool = True) -> Any:
     try:
         return await sync_to_async(in_transaction if writes else function)()
     except ValidationError as error:
-        raise ToolError(_errors_sentence(error)) from None
+        raise ToolError(validation_sentence(error, by_field=True)) from None
     except Task.DoesNotExist:
         raise ToolError("No task with this id among yours: list_tasks shows their ids.") from None
 
@@ -235,8 +223,6 @@ def _result(structured: BaseModel, text: str) -> CallToolResult:
 
 
 TaskId = Annotated[uuid.UUID, Field(description="The task's id, as list_tasks or create_task return it.")]
-Status = Literal["todo", "in_progress", "done"]
-Priority = Literal["low", "normal", "high"]
 TITLE = f"What to do, 1-{TITLE_MAX_LENGTH} characters."
 NOTES = f"Details in Markdown, up to {NOTES_MAX_LENGTH:,} characters."
 STATUS = "todo, in_progress or done; done records completed_at."
@@ -244,7 +230,9 @@ PRIORITY = "low, normal or high."
 DUE_AT = "When it is due, ISO 8601 with a time zone offset, e.g. 2026-05-01T17:00:00+02:00."
 
 
-@task_tool("list_tasks", title="List tasks", scope=READ, read_only=True, destructive=False, idempotent=True, board=True)
+@task_tool(
+    "list_tasks", title="List tasks", scope=READ_SCOPE, read_only=True, destructive=False, idempotent=True, board=True
+)
 async def list_tasks(
     ctx: Context,
     status: Annotated[
@@ -288,7 +276,7 @@ async def list_tasks(
     return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
 
 
-@task_tool("get_task", title="Get a task", scope=READ, read_only=True, destructive=False, idempotent=True)
+@task_tool("get_task", title="Get a task", scope=READ_SCOPE, read_only=True, destructive=False, idempotent=True)
 async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Get one of the user's tasks, with its notes."""
     principal = _principal(ctx)
@@ -297,14 +285,20 @@ async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, T
 
 
 @task_tool(
-    "create_task", title="Create a task", scope=WRITE, read_only=False, destructive=False, idempotent=False, board=True
+    "create_task",
+    title="Create a task",
+    scope=WRITE_SCOPE,
+    read_only=False,
+    destructive=False,
+    idempotent=False,
+    board=True,
 )
 async def create_task(
     ctx: Context,
     title: Annotated[str, Field(max_length=TITLE_MAX_LENGTH, description=TITLE)],
     notes: Annotated[str, Field(max_length=NOTES_MAX_LENGTH, description=NOTES)] = "",
-    status: Annotated[Status, Field(description=STATUS)] = "todo",
-    priority: Annotated[Priority, Field(description=PRIORITY)] = "normal",
+    status: Annotated[Status, Field(description=STATUS)] = Task.Status.TODO.value,
+    priority: Annotated[Priority, Field(description=PRIORITY)] = Task.Priority.NORMAL.value,
     due_at: Annotated[AwareDatetime | None, Field(description=DUE_AT)] = None,
     idempotency_key: Annotated[
         str | None,
@@ -333,7 +327,13 @@ async def create_task(
 
 
 @task_tool(
-    "update_task", title="Change a task", scope=WRITE, read_only=False, destructive=False, idempotent=True, board=True
+    "update_task",
+    title="Change a task",
+    scope=WRITE_SCOPE,
+    read_only=False,
+    destructive=False,
+    idempotent=True,
+    board=True,
 )
 async def update_task(
     ctx: Context,
@@ -375,7 +375,7 @@ async def update_task(
 @task_tool(
     "complete_task",
     title="Complete a task",
-    scope=WRITE,
+    scope=WRITE_SCOPE,
     read_only=False,
     destructive=False,
     idempotent=True,
@@ -395,7 +395,7 @@ async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResu
     return _result(out, "Completed " + out.line())
 
 
-@task_tool("delete_task", title="Delete a task", scope=WRITE, read_only=False, destructive=True, idempotent=True)
+@task_tool("delete_task", title="Delete a task", scope=WRITE_SCOPE, read_only=False, destructive=True, idempotent=True)
 async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, DeletedOut]:
     """Delete a task for good. It cannot be undone: to close a task, use complete_task instead."""
     principal = _principal(ctx)
@@ -410,43 +410,55 @@ async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult
 
 # --- The task board (MCP Apps) and the server ------------------------------------------
 
-apps.add_html_resource(
-    TASK_BOARD_URI,
-    task_board_html(),
-    name="task-board",
-    title="Task board",
-    description="The user's tasks grouped by status, to complete or add tasks in the conversation.",
-    # The board fetches nothing: all it shows comes over the host's bridge, and
-    # its tool calls travel over the host's own connection. Saying so
-    # explicitly gives it the strictest policy a host offers.
-    csp=ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[]),
-    # A list of cards with no frame of its own: the host's border sets it off from the chat.
-    prefers_border=True,
-)
 
-server = MCPServer(
-    name="taskgate",
-    title="Taskgate",
-    version=__version__,
-    instructions=(
-        "Taskgate keeps the user's tasks. List them (filter by status, due date or words), read one, create, "
-        "change, complete or delete them. Times carry a time zone offset. Deleting cannot be undone: to close a "
-        "task, complete it."
-    ),
-    # Nothing is pushed to clients, and stateless workers share no subscriptions.
-    subscriptions=False,
-    # Extensions are read once, here: every tool bound to the board is registered above.
-    extensions=[apps],
-)
-for function, options in _model_only_tools:
-    server.tool(**options)(function)
-# The SDK serves prompts/list and prompts/get whatever a server has, and so declares the
-# prompts capability; we have no prompts, so neither is served (MCP lifecycle: a server
-# declares what it offers). The handlers are the SDK's internals, touched here only;
-# tests/tasks/test_mcp_protocol.py fails loudly if they move.
-for _method in ("prompts/list", "prompts/get"):
-    server._lowlevel_server._request_handlers.pop(_method)
-server.middleware.append(check_tool_call)
+@functools.cache
+def mcp_server() -> MCPServer:
+    """The MCP server with the task tools and the task board, built once per process, when first served."""
+    apps = Apps()
+    # The MCP Apps extension (io.modelcontextprotocol/ui): the task board and the tools bound to it.
+    # Registered whatever the client: a stateless server never sees the client's
+    # capabilities, and hosts without widgets ignore `_meta.ui` and read the text.
+    for function, options, board in _TOOLS:
+        if board:
+            apps.tool(resource_uri=TASK_BOARD_URI, visibility=BOARD_TOOL_VISIBILITY, **options)(function)
+    apps.add_html_resource(
+        TASK_BOARD_URI,
+        task_board_html(),
+        name="task-board",
+        title="Task board",
+        description="The user's tasks grouped by status, to complete or add tasks in the conversation.",
+        # The board fetches nothing: all it shows comes over the host's bridge, and
+        # its tool calls travel over the host's own connection. Saying so
+        # explicitly gives it the strictest policy a host offers.
+        csp=ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[]),
+        # A list of cards with no frame of its own: the host's border sets it off from the chat.
+        prefers_border=True,
+    )
+    server = MCPServer(
+        name="taskgate",
+        title="Taskgate",
+        version=__version__,
+        instructions=(
+            "Taskgate keeps the user's tasks. List them (filter by status, due date or words), read one, create, "
+            "change, complete or delete them. Times carry a time zone offset. Deleting cannot be undone: to close a "
+            "task, complete it."
+        ),
+        # Nothing is pushed to clients, and stateless workers share no subscriptions.
+        subscriptions=False,
+        # Extensions are read once, here: every tool bound to the board is registered above.
+        extensions=[apps],
+    )
+    for function, options, board in _TOOLS:
+        if not board:
+            server.tool(**options)(function)
+    # The SDK serves prompts/list and prompts/get whatever a server has, and so declares the
+    # prompts capability; we have no prompts, so neither is served (MCP lifecycle: a server
+    # declares what it offers). The handlers are the SDK's internals, touched here only;
+    # tests/tasks/test_mcp_protocol.py fails loudly if they move.
+    for method in ("prompts/list", "prompts/get"):
+        server._lowlevel_server._request_handlers.pop(method)
+    server.middleware.append(check_tool_call)
+    return server
 
 
 def transport_security() -> TransportSecuritySettings:
@@ -497,7 +509,7 @@ def http_app() -> tuple[ASGIApp, ASGIApp]:
     Stateless with JSON responses: no session lives in a process, so
     consecutive requests of one client may reach different workers.
     """
-    starlette_app = server.streamable_http_app(
+    starlette_app = mcp_server().streamable_http_app(
         streamable_http_path=settings.MCP_PATH,
         stateless_http=True,
         json_response=True,

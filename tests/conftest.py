@@ -108,8 +108,8 @@ def _fresh_rate_limits(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_consent_notes() -> None:
-    """Every test starts with no "last used" noted in this process (idp.services.consent_mark_used)."""
-    from idp.services import consent_forget_noted_uses
+    """Every test starts with no "last used" noted in this process (idp.services.consents.consent_mark_used)."""
+    from idp.services.consents import consent_forget_noted_uses
 
     consent_forget_noted_uses()
 

@@ -119,3 +119,52 @@ def issue_access_token(*, user, application, scope: str, resource: list[str] | N
     set_token_value(token, raw)
     token.save()
     return raw, token
+
+
+def mcp_token(user, application, scope: str = "tasks:read tasks:write", resource: list[str] | None = None, **kwargs):
+    """A raw access token for /mcp (its audience the MCP endpoint, unless `resource` says otherwise)."""
+    from django.conf import settings
+
+    raw, _ = issue_access_token(
+        user=user,
+        application=application,
+        scope=scope,
+        resource=[settings.MCP_RESOURCE_URL] if resource is None else resource,
+        **kwargs,
+    )
+    return raw
+
+
+def totp_of(device):
+    """The codes of a TOTP device, as the person's authenticator app shows them."""
+    import pyotp
+
+    return pyotp.TOTP(base64.b32encode(device.bin_key).decode())
+
+
+def password_step(client, user, password, next_url=""):
+    """The login form's first step: email and password."""
+    return client.post("/accounts/login/", {"username": user.email, "password": password, "next": next_url})
+
+
+def add_form(**overrides) -> dict[str, str]:
+    """The admin's "add connected app" form, filled in for a GPT Action; `overrides` change fields."""
+    from idp.models import Application
+
+    data = {
+        "name": "Admin-made GPT",
+        "description": "",
+        "homepage_url": "",
+        "logo_url": "",
+        "is_enabled": "on",
+        "client_type": Application.CLIENT_CONFIDENTIAL,
+        "redirect_uris": "https://chatgpt.com/aip/g-1/oauth/callback https://chat.openai.com/aip/g-1/oauth/callback",
+        "post_logout_redirect_uris": "",
+        "allowed_scopes": "tasks:read tasks:write",
+        "require_pkce_if_confidential": "",
+        "first_party": "",
+        "allowed_origins": "",
+        "user": "",
+    }
+    data.update(overrides)
+    return data

@@ -16,12 +16,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.urls import reverse
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -230,3 +232,24 @@ def _handler(upstream: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             return client_id == upstream.client_id and secret == upstream.client_secret
 
     return Handler
+
+
+# --- Our side: the login button and the callback, with Django's test client ---
+
+# A pending authorization request, where a login should end.
+NEXT = "/idp?client_id=some-client&response_type=code&scope=openid"
+
+
+def start_login(client, next_url: str = NEXT) -> str:
+    """Press our upstream login button; returns the upstream's authorization URL we sent the browser to."""
+    response = client.get(reverse("upstream_login"), {"next": next_url})
+    assert response.status_code == HTTPStatus.FOUND, response
+    return response["Location"]
+
+
+def upstream_login(client, fake_upstream, **callback_params):
+    """Start at our button, log in at the upstream, come back to our callback."""
+    query = fake_upstream.authorize(start_login(client))
+    query.update(callback_params)
+    query = {key: value for key, value in query.items() if value is not None}
+    return client.get(reverse("upstream_callback"), query)

@@ -9,8 +9,9 @@ from django.urls import reverse
 from oauth2_provider.models import get_access_token_model
 
 from accounts.models import User
-from idp.models import AuditEvent, Consent
-from idp.services import consent_record
+from idp.audit import AuditEvent
+from idp.models import Consent
+from idp.services.consents import consent_record
 from tests.fixtures import issue_access_token
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import User
-from idp.models import AuditEvent
+from idp.audit import AuditEvent
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

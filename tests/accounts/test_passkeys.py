@@ -8,7 +8,7 @@ from http import HTTPStatus
 import pytest
 from django_otp_webauthn.models import WebAuthnCredential
 
-from idp.models import AuditEvent
+from idp.audit import AuditEvent
 
 BEGIN = "/accounts/passkeys/registration/begin/"
 
@@ -119,7 +119,7 @@ def test_a_passkey_answer_that_fails_at_the_second_step_is_audited_and_logs_nobo
 ):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from tests.accounts.test_second_factor import password_step
+    from tests.fixtures import password_step
 
     TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
     password_step(client, user, password)

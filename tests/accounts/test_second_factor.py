@@ -6,18 +6,14 @@ import base64
 import re
 from http import HTTPStatus
 
-import pyotp
 import pytest
 from django.core import mail
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.second_factor import recovery_codes_make
-from idp.models import AuditEvent
-
-
-def totp_of(device: TOTPDevice) -> pyotp.TOTP:
-    return pyotp.TOTP(base64.b32encode(device.bin_key).decode())
+from idp.audit import AuditEvent
+from tests.fixtures import password_step, totp_of
 
 
 @pytest.fixture
@@ -26,10 +22,6 @@ def with_app(user) -> TOTPDevice:
     device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
     recovery_codes_make(user=user)
     return device
-
-
-def password_step(client, user, password, next_url=""):
-    return client.post("/accounts/login/", {"username": user.email, "password": password, "next": next_url})
 
 
 def test_setting_up_an_app_needs_the_password_again_first(logged_in_client, user):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.services import _VERIFICATION_SALT as VERIFICATION_SALT
 from accounts.services import email_verification_token
-from idp.models import AuditEvent
+from idp.audit import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,8 @@ from http import HTTPStatus
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.test_second_factor import totp_of
 from tests.factories import UserFactory
-from tests.fixtures import PASSWORD, verify_second_factor
+from tests.fixtures import PASSWORD, totp_of, verify_second_factor
 
 
 @pytest.fixture

@@ -17,26 +17,11 @@ from django.urls import reverse
 
 from accounts.models import ExternalIdentity, User
 from tests.factories import UserFactory
-from tests.upstream import FORGER_KEY
+from tests.upstream import FORGER_KEY, NEXT, start_login, upstream_login
 
-NEXT = "/idp?client_id=some-client&response_type=code&scope=openid"
 LOGIN_PAGE = reverse("login") + "?" + urlencode({"next": NEXT})
 
 pytestmark = pytest.mark.django_db
-
-
-def start_login(client, next_url: str = NEXT) -> str:
-    response = client.get(reverse("upstream_login"), {"next": next_url})
-    assert response.status_code == HTTPStatus.FOUND, response
-    return response["Location"]
-
-
-def upstream_login(client, fake_upstream, **callback_params):
-    """Start at our button, log in at the upstream, come back to our callback."""
-    query = fake_upstream.authorize(start_login(client))
-    query.update(callback_params)
-    query = {key: value for key, value in query.items() if value is not None}
-    return client.get(reverse("upstream_callback"), query)
 
 
 def page_text(response) -> str:

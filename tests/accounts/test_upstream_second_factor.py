@@ -9,8 +9,8 @@ import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from tests.accounts.test_second_factor import totp_of
-from tests.accounts.test_upstream_login import NEXT, upstream_login
+from tests.fixtures import totp_of
+from tests.upstream import NEXT, upstream_login
 
 pytestmark = pytest.mark.django_db
 

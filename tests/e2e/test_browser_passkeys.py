@@ -86,7 +86,7 @@ def test_a_person_adds_a_passkey_then_logs_in_with_it_alone_for_an_app_whose_id_
 ):
     from django_otp_webauthn.models import WebAuthnCredential
 
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from tests.factories import ApplicationFactory, UserFactory
 
     person = UserFactory()

@@ -51,7 +51,7 @@ def test_a_person_signs_up_allows_a_client_sees_it_under_connected_apps_and_revo
 
     from accounts.models import User
     from accounts.services import email_verification_token
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from tests.factories import ApplicationFactory
 
     application = ApplicationFactory(redirect_uris=REDIRECT_URI, name="Task Planner")
@@ -238,7 +238,7 @@ def test_the_admins_setup_card_in_a_browser(browser, live_server, artifacts_dir)
     admin = UserFactory(is_staff=True, is_superuser=True)
     # REQUIRE_2FA_FOR_STAFF (on outside debug): the admin has an authenticator app and recovery codes.
     app_code, recovery_code = staff_second_factor(admin)
-    gpt = ApplicationFactory(name="Tasks GPT", redirect_uris=GPT_CALLBACKS, require_pkce=False)
+    gpt = ApplicationFactory(name="Tasks GPT", redirect_uris=GPT_CALLBACKS, require_pkce_if_confidential=False)
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page = context.new_page()

@@ -29,7 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
 from idp.models import Application, ClientKeys
-from idp.services import application_create_for_gpt_action
+from idp.services.gpt_actions import application_create_for_gpt_action
 from tasks.models import Task
 from tests.keys import ClientKey
 from tests.live import LiveServer

@@ -87,24 +87,24 @@ def revoked_by_the_app(instance, application, raw, **_) -> None:
 
 
 def revoked_by_the_person(user, application, **_) -> None:
-    """The Revoke button of /account (idp.services.consent_revoke)."""
+    """The Revoke button of /account (idp.services.consents.consent_revoke)."""
     from idp.models import Consent
-    from idp.services import consent_record, consent_revoke
+    from idp.services.consents import consent_record, consent_revoke
 
     consent_record(user=user, application=application, scopes=["tasks:read"])
     consent_revoke(consent=Consent.objects.get(user=user, application=application))
 
 
 def revoked_by_an_admin(application, **_) -> None:
-    """The admin's "revoke all tokens" (idp.services.application_revoke_tokens)."""
-    from idp.services import application_revoke_tokens
+    """The admin's "revoke all tokens" (idp.services.apps.application_revoke_tokens)."""
+    from idp.services.apps import application_revoke_tokens
 
     application_revoke_tokens(application=application)
 
 
 def app_disabled(application, **_) -> None:
-    """The admin's "disable" (idp.services.application_disable, a queryset UPDATE: no model signal)."""
-    from idp.services import application_disable
+    """The admin's "disable" (idp.services.apps.application_disable, a queryset UPDATE: no model signal)."""
+    from idp.services.apps import application_disable
 
     assert application_disable(application=application)
 

@@ -286,7 +286,7 @@ def verified_id_token(instances: Instances, application, id_token: str) -> dict:
 @pytest.fixture
 def agent(transactional_db):
     """The broker's client: a confidential connected app, as a GPT Action or MCP client would be."""
-    from idp.services import application_create
+    from idp.services.apps import application_create
 
     return application_create(name="Task agent", redirect_uris=[CLIENT_REDIRECT_URI], scopes=CLIENT_SCOPE.split())
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from idp import activity
 from idp.activity import store
-from idp.models import ActivityCount, ActivityPerson, ActivityRecord, AuditEvent, Consent
+from idp.audit import AuditEvent
+from idp.models import ActivityCount, ActivityPerson, ActivityRecord, Consent
 from tasks.models import Task
 from tests.factories import ApplicationFactory, TaskFactory, UserFactory
 from tests.fixtures import issue_access_token

@@ -5,33 +5,14 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
+import pytest
 from django.contrib.auth.hashers import check_password
 
 from idp.models import Application
-from tests.fixtures import issue_access_token
+from tests.fixtures import add_form, issue_access_token
 
 # The secret as the credentials page shows it, once.
 SECRET_ON_PAGE = r'<code class="setup-value" id="setup-client_secret">([^<]+)</code>'
-
-
-def add_form(**overrides) -> dict[str, str]:
-    data = {
-        "name": "Admin-made GPT",
-        "description": "",
-        "homepage_url": "",
-        "logo_url": "",
-        "is_enabled": "on",
-        "client_type": Application.CLIENT_CONFIDENTIAL,
-        "redirect_uris": "https://chatgpt.com/aip/g-1/oauth/callback https://chat.openai.com/aip/g-1/oauth/callback",
-        "post_logout_redirect_uris": "",
-        "allowed_scopes": "tasks:read tasks:write",
-        "require_pkce": "",
-        "first_party": "",
-        "allowed_origins": "",
-        "user": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_creating_an_app_shows_its_secret_once_and_stores_only_a_hash(admin_client):
@@ -48,21 +29,38 @@ def test_creating_an_app_shows_its_secret_once_and_stores_only_a_hash(admin_clie
     assert secret not in admin_client.get(f"/admin/idp/application/{application.pk}/change/").content.decode()
 
 
-def test_an_http_redirect_uri_off_loopback_is_refused_in_the_admin(admin_client):
-    response = admin_client.post("/admin/idp/application/add/", add_form(redirect_uris="http://example.com/cb"))
+@pytest.mark.parametrize(
+    ("fields", "sentence"),
+    [
+        ({"redirect_uris": "http://example.com/cb"}, b"uses http on a host other than"),
+        (
+            {"client_type": Application.CLIENT_PUBLIC, "require_pkce_if_confidential": ""},
+            b"PKCE is its only proof",
+        ),
+        # The rules of create_connected_app (idp.services.apps.application_validate), scopes included.
+        ({"allowed_scopes": "tasks:read tasks:everything"}, b"Unknown scope &#x27;tasks:everything&#x27;"),
+    ],
+    ids=["http redirect URI off loopback", "public client without PKCE", "unknown scope"],
+)
+def test_an_app_the_services_refuse_is_refused_in_the_admin_with_nothing_written(admin_client, fields, sentence):
+    response = admin_client.post("/admin/idp/application/add/", add_form(**fields))
 
     assert response.status_code == HTTPStatus.OK
-    assert b"uses http on a host other than" in response.content
+    assert sentence in response.content
     assert not Application.objects.exists()
 
 
-def test_a_public_client_cannot_turn_pkce_off_in_the_admin(admin_client):
-    response = admin_client.post(
-        "/admin/idp/application/add/", add_form(client_type=Application.CLIENT_PUBLIC, require_pkce="")
-    )
+def test_an_app_made_in_the_admin_is_recorded_as_created_by_the_admin(admin_client):
+    from idp.audit import AuditEvent
 
-    assert b"PKCE is its only proof" in response.content
-    assert not Application.objects.exists()
+    admin_client.post("/admin/idp/application/add/", add_form(post_logout_redirect_uris="https://example.com/bye"))
+
+    application = Application.objects.get(name="Admin-made GPT")
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.APP_CREATED)
+    assert event.user.is_superuser
+    assert (event.application, event.details) == (application, {"source": "manual"})
+    assert application.post_logout_redirect_uris == "https://example.com/bye"
+    assert application.is_gpt_action
 
 
 def test_the_app_page_lists_its_tokens_and_revoke_all_ends_them(admin_client, user, application):
@@ -101,7 +99,7 @@ def test_disabling_an_app_stops_its_authorizations(admin_client, application):
 
 
 def test_an_app_deleted_by_an_admin_is_in_the_audit_log_with_its_name(admin_client, application):
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     response = admin_client.post(f"/admin/idp/application/{application.pk}/delete/", {"post": "yes"})
 
@@ -113,7 +111,7 @@ def test_an_app_deleted_by_an_admin_is_in_the_audit_log_with_its_name(admin_clie
 
 
 def test_apps_deleted_from_the_list_are_each_in_the_audit_log(admin_client, application, public_application):
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     response = admin_client.post(
         "/admin/idp/application/",

@@ -10,10 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.test_second_factor import password_step, totp_of
-from tests.fixtures import pkce_pair
-from tests.idp.test_authorization import authorize_url
-from tests.idp.test_token import exchange, obtain_code, verify_id_token
+from tests.fixtures import password_step, pkce_pair, totp_of
+from tests.oauth_flow import authorize_url, exchange, obtain_code, verify_id_token
 
 
 def tokens_for(client, application) -> dict:
@@ -155,7 +153,7 @@ def test_clear_expired_forgets_logins_older_than_a_refresh_token_lives(client, u
 def test_with_a_recorded_login_a_code_exchange_and_a_refresh_stay_within_the_statement_budget(
     client, user, password, application
 ):
-    from tests.idp.test_token_storage import TOKEN_REQUEST_STATEMENTS, at_most_statements_sent, next_code
+    from tests.oauth_flow import TOKEN_REQUEST_STATEMENTS, at_most_statements_sent, next_code
 
     password_step(client, user, password)
     tokens_for(client, application)  # the app's first token of the minute also notes its last use

@@ -10,12 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from idp.models import Application, AuditEvent
-from idp.services import application_create, audit_prune, audit_record
-from tests.fixtures import issue_access_token, pkce_pair
-from tests.idp.test_admin import add_form
-from tests.idp.test_authorization import authorize_url, consent_form_data
-from tests.idp.test_token import basic, exchange, obtain_code
+from idp.audit import AuditEvent, audit_prune, audit_record
+from idp.models import Application
+from idp.services.apps import application_create
+from tests.fixtures import add_form, issue_access_token, pkce_pair
+from tests.oauth_flow import authorize_url, basic, consent_form_data, exchange, obtain_code
 
 Kind = AuditEvent.Kind
 # The management form of the change page's token inline, with no rows.
@@ -313,7 +312,7 @@ def test_a_replayed_authorization_code_is_recorded(logged_in_client, client, app
 
 @pytest.mark.django_db
 def test_adding_a_gpt_callback_is_recorded_as_an_app_change():
-    from idp.services import application_add_gpt_action_callback, application_create_for_gpt_action
+    from idp.services.gpt_actions import application_add_gpt_action_callback, application_create_for_gpt_action
 
     issued = application_create_for_gpt_action(name="Tasks GPT")
 
@@ -323,3 +322,20 @@ def test_adding_a_gpt_callback_is_recorded_as_an_app_change():
 
     assert kinds() == [Kind.APP_CREATED, Kind.APP_CHANGED]
     assert AuditEvent.objects.get(kind=Kind.APP_CHANGED).details == {"changed": ["redirect_uris"]}
+
+
+def test_the_audit_log_module_imports_nothing_of_the_provider():
+    """accounts writes the audit log: idp.audit must not pull django-oauth-toolkit (or idp.models) in."""
+    import ast
+    from pathlib import Path
+
+    import idp.audit
+
+    tree = ast.parse(Path(idp.audit.__file__).read_text())
+    imported = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert not [name for name in imported if name.startswith(("oauth2_provider", "oauthlib", "idp"))]

@@ -7,8 +7,9 @@ from http import HTTPStatus
 import pytest
 from django.core.cache import cache
 
-from idp.models import Application, AuditEvent, Consent
-from idp.services import consent_record
+from idp.audit import AuditEvent
+from idp.models import Application, Consent
+from idp.services.consents import consent_record
 from tests.metadata_documents import MetadataDocumentServer
 from tests.oauth_flow import authorize
 
@@ -110,7 +111,7 @@ def test_a_tool_call_at_mcp_marks_the_consent_used(mcp, user, application):
 
     from django.utils import timezone
 
-    from tests.tasks.test_mcp_auth import mcp_token
+    from tests.fixtures import mcp_token
 
     consent_record(user=user, application=application, scopes=["tasks:read"])
     long_ago = timezone.now() - timedelta(days=2)

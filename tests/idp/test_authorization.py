@@ -3,38 +3,11 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.fixtures import pkce_pair
-
-ISSUER = "http://127.0.0.1:8000"
-
-
-def authorize_url(application, **overrides) -> str:
-    _, challenge = pkce_pair()
-    params = {
-        "response_type": "code",
-        "client_id": application.client_id,
-        "redirect_uri": application.redirect_uri_list()[0],
-        "scope": "openid profile email",
-        "state": "xyz-state",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    params.update(overrides)
-    return "/idp?" + urlencode({key: value for key, value in params.items() if value is not None})
-
-
-def consent_form_data(response) -> dict[str, str]:
-    form = response.context["form"]
-    return {name: value for name, value in form.initial.items() if value is not None}
-
-
-def redirect_params(response) -> dict[str, str]:
-    location = urlsplit(response["Location"])
-    return {key: values[0] for key, values in parse_qs(location.query).items()}
+from tests.oauth_flow import ISSUER, authorize_url, consent_form_data, redirect_params
 
 
 def test_a_visitor_who_is_not_logged_in_goes_to_login_and_comes_back_to_the_same_request(client, application):
@@ -149,7 +122,7 @@ def test_pkce_is_required_for_an_app_that_requires_it(logged_in_client, applicat
 
 def test_pkce_is_required_for_a_public_client_even_if_the_flag_was_turned_off(logged_in_client, public_application):
     """A public client has no secret: PKCE is its only proof (OAuth 2.1 §7.5.1)."""
-    public_application.require_pkce = False
+    public_application.require_pkce_if_confidential = False
     public_application.save()
 
     response = logged_in_client.get(authorize_url(public_application, code_challenge=None, code_challenge_method=None))
@@ -159,7 +132,7 @@ def test_pkce_is_required_for_a_public_client_even_if_the_flag_was_turned_off(lo
 
 def test_a_confidential_app_with_pkce_turned_off_may_omit_it(logged_in_client, application):
     """GPT Actions send no PKCE; their app authenticates with its secret instead."""
-    application.require_pkce = False
+    application.require_pkce_if_confidential = False
     application.save()
 
     response = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from idp.bearer import APP_DISABLED, EXPIRED, UNKNOWN, USER_INACTIVE, audience_allows, bearer_verify
 from tests.fixtures import issue_access_token
-from tests.idp.test_token import basic
+from tests.oauth_flow import basic
 
 MCP = f"{settings.SITE_URL}/mcp"
 API = f"{settings.SITE_URL}/api"

@@ -11,10 +11,9 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from idp.models import Consent
-from idp.services import consent_forget_noted_uses, consent_mark_used, consent_revoke
+from idp.services.consents import consent_forget_noted_uses, consent_mark_used, consent_revoke
 from tests.fixtures import pkce_pair
-from tests.idp.test_authorization import authorize_url, consent_form_data
-from tests.idp.test_token import basic, exchange, obtain_code
+from tests.oauth_flow import authorize_url, basic, consent_form_data, exchange, obtain_code
 
 
 def forget_noted_uses() -> None:

@@ -42,7 +42,7 @@ def test_json_prints_one_object_with_the_documented_keys():
     assert data["scope"] == "openid tasks:read"
     application = Application.objects.get(client_id=data["client_id"])
     assert application.allowed_scopes == "openid tasks:read"
-    assert application.require_pkce is True
+    assert application.require_pkce_if_confidential is True
     assert application.client_type == Application.CLIENT_CONFIDENTIAL
 
 
@@ -66,7 +66,7 @@ def test_options_set_public_no_pkce_first_party_and_several_redirect_uris():
     assert public.client_type == Application.CLIENT_PUBLIC
     assert public.first_party is True
     assert public.redirect_uri_list() == ["http://127.0.0.1:6276/oauth/callback", "http://[::1]:6276/oauth/callback"]
-    assert gpt.require_pkce is False
+    assert gpt.require_pkce_if_confidential is False
 
 
 @pytest.mark.parametrize(

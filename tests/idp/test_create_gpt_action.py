@@ -47,7 +47,7 @@ def test_the_app_is_confidential_without_pkce_with_the_task_scopes_and_both_call
     application = Application.objects.get(client_id=setup["client_id"])
     assert application.name == "My tasks GPT"
     assert application.client_type == Application.CLIENT_CONFIDENTIAL
-    assert application.require_pkce is False
+    assert application.require_pkce_if_confidential is False
     assert application.pkce_required is False
     assert application.allowed_scopes == "tasks:read tasks:write"
     assert application.redirect_uri_list() == BOTH_CALLBACKS
@@ -150,3 +150,26 @@ def test_add_gpt_callback_refuses_an_unknown_client_and_an_app_not_made_for_a_gp
 
     application.refresh_from_db()
     assert application.redirect_uri_list() == ["https://client.example.com/callback"]
+
+
+@pytest.mark.django_db
+def test_one_rule_says_whether_an_app_is_a_gpt_action_for_the_command_and_the_setup_card(application):
+    """Application.is_gpt_action: confidential, PKCE not required, sent to the GPT editor's callback or nowhere yet."""
+    from idp.selectors import application_setup_card
+
+    made = json.loads(run("create_gpt_action", "--name", "My tasks GPT", "--json"))
+    gpt = Application.objects.get(client_id=made["client_id"])
+    application.require_pkce_if_confidential = False  # confidential, no PKCE, but sent back to another site
+    application.save()
+
+    assert gpt.is_gpt_action
+    assert not application.is_gpt_action
+    assert application_setup_card(application=gpt).gpt_action
+    with pytest.raises(CommandError, match="not a GPT Action app"):
+        run("add_gpt_callback", "--client-id", application.client_id, "--callback-url", CALLBACK)
+    run("add_gpt_callback", "--client-id", gpt.client_id, "--callback-url", CALLBACK)
+    gpt.refresh_from_db()
+    assert gpt.is_gpt_action
+    assert {value.key: value.value for value in application_setup_card(application=gpt).gpt_action}["scope"] == (
+        made["scope"]
+    )

@@ -7,7 +7,8 @@ from http import HTTPStatus
 import pytest
 from oauth2_provider.models import get_access_token_model
 
-from idp.models import Application, AuditEvent
+from idp.audit import AuditEvent
+from idp.models import Application
 from tests.fixtures import issue_access_token
 
 pytestmark = pytest.mark.django_db

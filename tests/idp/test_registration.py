@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from idp import views
 from idp.models import Application
 from idp.ratelimit import RateLimit
+from idp.views import registration
 from tests.oauth_flow import authorization_code, redirect_params, token_request
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_a_registered_app_requires_pkce_is_never_first_party_and_is_marked_dynam
 
     application = Application.objects.get(client_id=response.json()["client_id"])
     assert application.registration_source == Application.RegistrationSource.DCR
-    assert application.require_pkce
+    assert application.require_pkce_if_confidential
     assert application.pkce_required
     assert not application.first_party
     assert not application.skip_authorization
@@ -148,7 +148,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(client, body):
 
 
 def test_registrations_are_rate_limited_per_address(client, monkeypatch):
-    monkeypatch.setattr(views, "REGISTRATION_RATE_LIMIT", RateLimit(name="registration", count=2, seconds=3600))
+    monkeypatch.setattr(registration, "REGISTRATION_RATE_LIMIT", RateLimit(name="registration", count=2, seconds=3600))
     for _ in range(2):
         assert register(client, public_metadata()).status_code == HTTPStatus.CREATED
 

@@ -112,7 +112,7 @@ def test_pruning_deletes_self_registered_apps_unused_for_the_given_days_with_the
 
 
 def test_each_pruned_app_is_an_event_in_the_audit_log():
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     stale = ApplicationFactory(registration_source=DCR, name="Old MCP client")
     other = ApplicationFactory(registration_source=DCR, name="Older MCP client")

@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth.hashers import check_password
 from oauth2_provider.models import get_access_token_model
 
-from idp.models import Application, AuditEvent
+from idp.audit import AuditEvent
+from idp.models import Application
 from idp.selectors import application_setup_card
 from tests.factories import ApplicationFactory
 from tests.fixtures import issue_access_token
@@ -33,7 +34,10 @@ def change_page(admin_client, application) -> str:
 @pytest.fixture
 def gpt_app(db):
     return ApplicationFactory(
-        name="Tasks GPT", redirect_uris=GPT_CALLBACKS, require_pkce=False, allowed_scopes="tasks:read tasks:write"
+        name="Tasks GPT",
+        redirect_uris=GPT_CALLBACKS,
+        require_pkce_if_confidential=False,
+        allowed_scopes="tasks:read tasks:write",
     )
 
 
@@ -58,7 +62,7 @@ def test_a_gpt_actions_page_shows_each_field_of_the_gpt_editors_oauth_form(admin
 
 
 def test_a_gpt_app_still_waiting_for_its_callback_url_gets_the_gpt_card(db):
-    waiting = ApplicationFactory(redirect_uris="", require_pkce=False)
+    waiting = ApplicationFactory(redirect_uris="", require_pkce_if_confidential=False)
 
     card = application_setup_card(application=waiting)
 

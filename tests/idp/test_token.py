@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.utils import timezone
-from jwcrypto import jwk, jwt
 
 from tests.fixtures import issue_access_token, pkce_pair
-from tests.idp.test_authorization import authorize_url, consent_form_data, redirect_params
-
-
-def obtain_code(client, application, *, scope="openid profile email", challenge=None, nonce=None) -> str:
-    page = client.get(authorize_url(application, scope=scope, code_challenge=challenge, nonce=nonce))
-    response = client.post("/idp", {**consent_form_data(page), "allow": "Authorize"})
-    return redirect_params(response)["code"]
-
-
-def basic(application, secret=None) -> str:
-    raw = f"{application.client_id}:{secret or application.client_secret_plain}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
-
-
-def exchange(client, application, code, verifier, **extra):
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": application.redirect_uri_list()[0],
-        "code_verifier": verifier,
-        **extra,
-    }
-    return client.post("/idp/token", data, HTTP_AUTHORIZATION=basic(application))
+from tests.oauth_flow import (
+    authorize_url,
+    basic,
+    consent_form_data,
+    exchange,
+    obtain_code,
+    redirect_params,
+    verify_id_token,
+)
 
 
 @pytest.fixture
@@ -44,11 +28,6 @@ def tokens(logged_in_client, application):
     response = exchange(logged_in_client, application, code, verifier)
     assert response.status_code == HTTPStatus.OK, response.content
     return response.json()
-
-
-def verify_id_token(client, id_token: str) -> dict:
-    keyset = jwk.JWKSet.from_json(client.get("/idp/jwks").content)
-    return json.loads(jwt.JWT(jwt=id_token, key=keyset, algs=["RS256"]).claims)
 
 
 def test_the_code_exchange_returns_bearer_tokens_of_the_promised_lifetimes(tokens, application):
@@ -336,7 +315,7 @@ def test_a_code_verifier_outside_43_to_128_characters_is_refused(logged_in_clien
 
 def test_a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(logged_in_client, application):
     """OAuth 2.1 §4.1.3: no code_verifier when the authorization request had no code_challenge."""
-    application.require_pkce = False
+    application.require_pkce_if_confidential = False
     application.save()
     page = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))
     code = redirect_params(logged_in_client.post("/idp", {**consent_form_data(page), "allow": "Authorize"}))["code"]

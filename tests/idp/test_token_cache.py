@@ -18,9 +18,9 @@ from django.utils import timezone
 from idp import bearer, token_cache
 from idp.bearer import EXPIRED, UNKNOWN, bearer_verify, bearer_verify_from_memory, checksum
 from idp.models import Application, Consent
-from idp.services import consent_mark_used
+from idp.services.consents import consent_mark_used
 from tests.fixtures import issue_access_token
-from tests.idp.test_token import basic
+from tests.oauth_flow import basic
 
 API = f"{settings.SITE_URL}/api"
 
@@ -293,7 +293,7 @@ def test_an_mcp_request_answered_from_memory_still_notes_a_use_not_noted_lately(
 ):
     """/mcp checks a cached token on its event loop (tasks.mcp_auth), but a use this process has not
     noted lately goes to the thread that writes the note, as before."""
-    from idp.services import consent_forget_noted_uses
+    from idp.services.consents import consent_forget_noted_uses
 
     raw_mcp, _ = issue_access_token(
         user=user, application=application, scope="tasks:read", resource=[f"{settings.SITE_URL}/mcp"]

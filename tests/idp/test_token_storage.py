@@ -8,44 +8,20 @@ after, and benchmarks/token_endpoint.py measures them outside a test.
 
 from __future__ import annotations
 
-import re
-from contextlib import contextmanager
 from http import HTTPStatus
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from tests.fixtures import pkce_pair
-from tests.idp.test_authorization import authorize_url, redirect_params
-from tests.idp.test_token import basic, exchange, obtain_code
-
-# A refresh and a code exchange, as the database receives them outside a test: one read (the
-# code or the refresh token, with its app, person and the login behind it), the ID token, the
-# tokens, the audit event, the login copied to the new ID token (OpenID Connect `amr`,
-# `auth_time`: when the login was recorded), and BEGIN and COMMIT. Issue 14's budget is 10.
-TOKEN_REQUEST_STATEMENTS = 9
-
-
-@contextmanager
-def at_most_statements_sent(limit: int):
-    """At most `limit` statements reach the database as a server would send them.
-
-    In a test each atomic block is a savepoint of the test's transaction.
-    Outside one, the request's single transaction costs a BEGIN and a COMMIT,
-    and DOT's atomic block around the ID token's row (which our validator saves
-    with the tokens) sends nothing: psycopg begins a transaction at its first
-    statement and commits none that did not begin. So savepoints are left out
-    and the transaction counted as two statements.
-    """
-    with CaptureQueriesContext(connection) as captured:
-        yield
-    sent = [query["sql"] for query in captured.captured_queries if not _SAVEPOINT.match(query["sql"])]
-    assert len(sent) + 2 <= limit, f"{len(sent)} statements and BEGIN and COMMIT:\n" + "\n".join(sent)
-
-
-_SAVEPOINT = re.compile(r"(RELEASE |ROLLBACK TO )?SAVEPOINT ")
+from tests.oauth_flow import (
+    TOKEN_REQUEST_STATEMENTS,
+    at_most_statements_sent,
+    basic,
+    exchange,
+    next_code,
+    obtain_code,
+)
 
 
 def refresh(client, application, refresh_token: str):
@@ -69,16 +45,11 @@ def tokens(logged_in_client, application):
     return response.json()
 
 
-def next_code(client, application, challenge: str) -> str:
-    """A code for a consent given already (REQUEST_APPROVAL_PROMPT "auto" skips the page)."""
-    response = client.get(authorize_url(application, scope="openid profile email", code_challenge=challenge))
-    return redirect_params(response)["code"]
-
-
 def counts() -> dict[str, int]:
     from oauth2_provider.models import get_access_token_model, get_id_token_model, get_refresh_token_model
 
-    from idp.models import AuditEvent, RedeemedCode
+    from idp.audit import AuditEvent
+    from idp.models import RedeemedCode
 
     return {
         "access tokens": get_access_token_model().objects.count(),
@@ -129,7 +100,7 @@ def test_a_refresh_that_loses_its_token_to_a_concurrent_one_is_refused_and_the_f
 ):
     """RFC 9700 §4.14.2: a refresh token is used once; a duplicate that arrived while the first was
     under way is a client's retry, not a theft: `invalid_grant`, and the winner's pair stays valid."""
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from idp.oauth2_validators import TaskgateOAuth2Validator
 
     save_id_token = TaskgateOAuth2Validator._save_id_token
@@ -163,7 +134,7 @@ def test_an_exchange_that_loses_its_code_to_a_concurrent_one_is_refused_and_writ
     """RFC 6749 §4.1.2: "The client MUST NOT use the authorization code more than once." Of two
     exchanges under way at once, the one that records the code redeemed first wins; the other gets
     `invalid_grant`, stores no token and no ID token, and the winner's tokens are not revoked."""
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
     from idp.oauth2_validators import TaskgateOAuth2Validator
 
     verifier, challenge = pkce_pair()

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.fixtures import pkce_pair
-from tests.idp.test_token import basic, exchange, obtain_code
+from tests.oauth_flow import basic, exchange, obtain_code
 from tests.people import answer_consent, log_in
 
 pytestmark = pytest.mark.live

@@ -76,7 +76,7 @@ def test_the_lockout_is_logged_as_a_warning_without_the_password(client, user, s
 
 def test_a_lockout_is_written_to_the_audit_log_with_the_account_and_the_address(client, user, settings):
     """Issue 7: "a lockout with a clear message and a time ..., logged in the audit log"."""
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     for _ in range(settings.AXES_FAILURE_LIMIT):
         attempt(client, user.email.upper(), "wrong", address="203.0.113.9")
@@ -95,7 +95,7 @@ def test_a_lockout_is_written_to_the_audit_log_with_the_account_and_the_address(
 
 
 def test_a_lockout_of_an_address_trying_unknown_accounts_is_recorded_without_a_user(client, settings):
-    from idp.models import AuditEvent
+    from idp.audit import AuditEvent
 
     for number in range(settings.AXES_FAILURE_LIMIT):
         attempt(client, f"nobody{number}@example.com", "wrong", address="198.51.100.77")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.idp.test_token import basic
+from tests.oauth_flow import basic
 
 pytestmark = pytest.mark.django_db
 

@@ -58,10 +58,10 @@ def test_mcp_answers_any_json_or_json_rpc_without_a_5xx_and_writes_nothing(mcp, 
 
 @pytest.mark.django_db
 def test_registration_answers_any_json_without_a_5xx_and_writes_nothing(client, monkeypatch):
-    from idp import views
     from idp.ratelimit import RateLimit
+    from idp.views import registration
 
-    monkeypatch.setattr(views, "REGISTRATION_RATE_LIMIT", RateLimit.parse("registration", "100000/h"))
+    monkeypatch.setattr(registration, "REGISTRATION_RATE_LIMIT", RateLimit.parse("registration", "100000/h"))
     keys = ["redirect_uris", "client_name", "grant_types", "response_types", "token_endpoint_auth_method", "scope"]
     document = st.dictionaries(st.sampled_from(keys) | TEXT, JSON, max_size=8)
     before = counts()

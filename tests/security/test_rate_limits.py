@@ -18,7 +18,7 @@ from http import HTTPStatus
 import pytest
 
 from tests.fixtures import issue_access_token
-from tests.idp.test_token import basic
+from tests.oauth_flow import basic
 
 REDIS_URL = os.environ.get("TASKGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

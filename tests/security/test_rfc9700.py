@@ -15,8 +15,16 @@ import pytest
 from django.utils import timezone
 
 from tests.fixtures import issue_access_token, pkce_pair
-from tests.idp.test_authorization import ISSUER, authorize_url, consent_form_data, redirect_params
-from tests.idp.test_token import basic, exchange, obtain_code, verify_id_token
+from tests.oauth_flow import (
+    ISSUER,
+    authorize_url,
+    basic,
+    consent_form_data,
+    exchange,
+    obtain_code,
+    redirect_params,
+    verify_id_token,
+)
 
 REGISTERED = "https://client.example.com/callback"
 
@@ -134,7 +142,7 @@ def test_a_code_issued_without_pkce_needs_the_redirect_uri_of_its_authorization_
     """RFC 6749 §4.1.3: redirect_uri is "REQUIRED, if the "redirect_uri" parameter was included in the
     authorization request"; OAuth 2.1 §10.2: the server "MUST enforce the parameter as described in
     [RFC6749]" for OAuth 2.0 clients, which a code issued without PKCE marks (a GPT Action, say)."""
-    application.require_pkce = False
+    application.require_pkce_if_confidential = False
     application.save()
     page = logged_in_client.get(authorize_url(application, code_challenge=None, code_challenge_method=None))
     code = redirect_params(logged_in_client.post("/idp", {**consent_form_data(page), "allow": "Authorize"}))["code"]

@@ -111,7 +111,7 @@ def test_list_makes_as_many_queries_for_100_tasks_as_for_1(api, user):
 
     TaskFactory(owner=user)
     # The first call of a minute also notes when the app was last used
-    # (idp.services.consent_mark_used, one UPDATE): measure after it.
+    # (idp.services.consents.consent_mark_used, one UPDATE): measure after it.
     api("GET", "/api/tasks")
     one = queries_for_the_list()
     TaskFactory.create_batch(99, owner=user)

@@ -9,19 +9,12 @@ import pytest
 from django.utils import timezone
 
 from tasks.models import Task
-from tests.fixtures import issue_access_token
+from tests.fixtures import issue_access_token, mcp_token
 
 ORIGIN = "http://127.0.0.1:8000"
 MCP = f"{ORIGIN}/mcp"
 METADATA = f"{ORIGIN}/.well-known/oauth-protected-resource/mcp"
 BOTH = "tasks:read tasks:write"
-
-
-def mcp_token(user, application, scope: str = BOTH, resource: list[str] | None = None, **kwargs) -> str:
-    raw, _ = issue_access_token(
-        user=user, application=application, scope=scope, resource=[MCP] if resource is None else resource, **kwargs
-    )
-    return raw
 
 
 def test_a_request_without_a_token_gets_401_naming_the_metadata_and_the_scopes(mcp):

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tasks import board
-from tests.tasks.test_mcp_auth import mcp_token
+from tests.fixtures import mcp_token
 
 URI = "ui://taskgate/task-board.html"
 BOARD_TOOLS = {"list_tasks", "create_task", "update_task", "complete_task"}

@@ -11,7 +11,7 @@ import pytest
 from tasks import services
 from tasks.models import Task
 from tests.factories import TaskFactory
-from tests.tasks.test_mcp_auth import mcp_token
+from tests.fixtures import mcp_token
 
 TOOLS = {
     # name: (title, readOnlyHint, destructiveHint, idempotentHint, scope)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from tasks import selectors, services
 from tests.factories import TaskFactory
-from tests.tasks.test_mcp_auth import mcp_token
+from tests.fixtures import mcp_token
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from tests.tasks.test_mcp_auth import mcp_token
+from tests.fixtures import mcp_token
 
 
 def test_a_get_with_a_valid_token_gets_405_naming_post_and_no_stream(mcp, user, application):

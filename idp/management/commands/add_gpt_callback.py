@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from idp.management.commands.create_connected_app import validation_sentence
+from config.validation import validation_sentence
 from idp.models import Application
-from idp.services import application_add_gpt_action_callback
+from idp.services.gpt_actions import application_add_gpt_action_callback
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from oauth2_provider.models import clear_expired
 from idp.authentication import authentication_contexts_clear
 from idp.client_assertions import used_client_assertions_clear
 from idp.models import RedeemedCode
-from idp.services import client_keys_prune
+from idp.services.client_keys import client_keys_prune
 
 # Codes live 60 seconds; a replay a day later is still refused (the code is
 # gone), there is just nothing left to revoke by then that expiry has not.

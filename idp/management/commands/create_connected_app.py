@@ -5,13 +5,8 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from idp.services import application_create
-
-
-def validation_sentence(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        return " ".join(message for messages in error.message_dict.values() for message in messages)
-    return " ".join(error.messages)
+from config.validation import validation_sentence
+from idp.services.apps import application_create
 
 
 class Command(BaseCommand):
@@ -50,7 +45,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 redirect_uris=options["redirect_uris"],
                 public=options["public"],
-                require_pkce=not options["no_pkce"],
+                require_pkce_if_confidential=not options["no_pkce"],
                 scopes=options["scope"].split(),
                 first_party=options["first_party"],
             )

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from idp.management.commands.create_connected_app import validation_sentence
-from idp.services import GPT_ACTION_TOKEN_EXCHANGE_METHOD, application_create_for_gpt_action
+from config.validation import validation_sentence
+from idp.services.gpt_actions import GPT_ACTION_TOKEN_EXCHANGE_METHOD, application_create_for_gpt_action
 
 
 class Command(BaseCommand):
@@ -42,6 +42,7 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing was created. {validation_sentence(error)}") from None
         setup = {
             **issued.as_setup(),
+            "scope": issued.application.gpt_action_scope,
             "token_exchange_method": GPT_ACTION_TOKEN_EXCHANGE_METHOD,
             "schema_url": settings.SITE_URL + reverse("api:schema"),
         }

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from idp.activity.store import activity_prune
-from idp.services import audit_prune
+from idp.audit import audit_prune
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from idp.services import self_registered_applications_prune
+from idp.services.apps import self_registered_applications_prune
 
 # Longer than a refresh token lives (30 days), so a client that could still
 # refresh is never cut off by the default.

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts.models import User
 from idp.models import Application
-from idp.services import application_create
+from idp.services.apps import application_create
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_APP_NAME = "Demo client"

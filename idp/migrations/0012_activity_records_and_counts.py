@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('idp', '0009_audit_second_factors_authentication_context'),
+        ('idp', '0011_rename_require_pkce_require_pkce_if_confidential'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
