@@ -10,6 +10,7 @@ urlpatterns = [
     path("privacy", views.privacy, name="privacy"),
     path("account", views.account, name="account"),
     path("account/apps/<int:consent_id>/revoke", views.connected_app_revoke, name="connected_app_revoke"),
+    path("account/apps/<int:consent_id>/activity", views.connected_app_activity, name="connected_app_activity"),
     path("accounts/login/", views.login, name="login"),
     path("accounts/login/verify/", views.login_verify, name="login_verify"),
     path("account/security", views.account_security, name="account_security"),

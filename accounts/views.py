@@ -12,6 +12,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -69,6 +70,7 @@ from accounts.upstream import (
     upstream_provider,
 )
 from accounts.upstream_errors import UpstreamLoginError, upstream_name
+from idp.activity.records import activity_records_of, activity_summaries
 from idp.audit import AuditEvent, audit_record
 from idp.models import Consent
 from idp.ratelimit import RateLimit, client_address
@@ -232,11 +234,38 @@ def _account_page(request: HttpRequest, *, form=None, email_form=None, status=HT
     context = {
         "form": form or ProfileForm(initial={"name": user.get_full_name()}),
         "email_form": email_form or EmailChangeForm(needs_password=user.has_usable_password()),
-        "connected_apps": connected_app_list(user=user),
+        "connected_apps": _with_activity(user, connected_app_list(user=user)),
         "can_change_password": user.has_usable_password() and not settings.UPSTREAM_OIDC_ONLY,
         "upstream_name": upstream_name() if upstream_enabled() else "",
     }
     return render(request, "accounts/account.html", context, status=status)
+
+
+def _with_activity(user, apps: list) -> list[tuple]:
+    """Each connected app with what it did for the person lately, in words (one query for all)."""
+    summaries = activity_summaries(user=user, application_ids=[app.application.pk for app in apps])
+    return [(app, summaries[app.application.pk]) for app in apps]
+
+
+ACTIVITY_PAGE_SIZE = 50
+
+
+@never_cache
+@login_required
+def connected_app_activity(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Everything a connected app did to the person's tasks, newest first, a page at a time."""
+    consent = get_object_or_404(Consent.objects.select_related("application"), pk=consent_id, user=request.user)
+    records = activity_records_of(user=request.user, application=consent.application)
+    raw_page = request.GET.get("page", "1")
+    paginator = Paginator(records, ACTIVITY_PAGE_SIZE)
+    context = {"application": consent.application, "retention_days": settings.ACTIVITY_RETENTION_DAYS}
+    try:
+        page = paginator.page(raw_page)
+    except (EmptyPage, PageNotAnInteger):
+        context["error"] = f"There is no page {raw_page[:20]!r}: give a page number from 1 to {paginator.num_pages}."
+        return render(request, "accounts/app_activity.html", context, status=HTTPStatus.BAD_REQUEST)
+    context["page"] = page
+    return render(request, "accounts/app_activity.html", context)
 
 
 @require_POST

@@ -160,6 +160,19 @@ def markdown(run: dict) -> str:
                 f"| {row['growth']} | {row['scenario']} | {_fmt(row['rps_small'])} | {_fmt(row['rps_large'])} "
                 f"| {_ratio(row['cost_ratio'])} | {_ratio(row['p50_ratio'])} |"
             )
+    counting = run.get("counting")
+    if counting:
+        lines += [
+            "",
+            "## Activity counting (issue 18: its cost must stay under 3% of GET /api/tasks's req/s)",
+            "",
+            "| ACTIVITY_COUNTING | req/s | p50 ms | p99 ms |",
+            "|---|---:|---:|---:|",
+        ]
+        for label in ("on", "off"):
+            row = counting[label]
+            lines.append(f"| {label} | {_fmt(row['rps'])} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |")
+        lines += ["", f"Cost of counting: {counting['cost']:.1%} of the requests per second without it."]
     lines += ["", "## Targets (issue 14)", "", "| Target | Figure | Met |", "|---|---|---|"]
     for what, figure, met in targets(run):
         lines.append(f"| {what} | {figure} | {'–' if met is None else 'yes' if met else '**no**'} |")

@@ -504,6 +504,23 @@ def machine(database_url: str, ours: Ours) -> dict:
     }
 
 
+def counting_cost(wrk: Wrk, ours: Ours, *, warmup: float, duration: float, repeat: int, credentials: dict) -> dict:
+    """GET /api/tasks with activity counting on and off (ACTIVITY_COUNTING, the server restarted for each):
+    what counting costs, as a share of the requests per second without it (issue 18: under 3%)."""
+    probe = next(s for s in scenarios(credentials, []) if s.target == "ours" and s.name == "GET /api/tasks")
+    rows = {}
+    for label, value in (("on", "1"), ("off", "0")):
+        ours.stop()
+        ours.env["ACTIVITY_COUNTING"] = value
+        ours.start()
+        say(f"activity counting {label}")
+        rows[label] = asdict(measure(wrk, probe, ours, ours=ours, warmup=warmup, duration=duration, repeat=repeat))
+    ours.env.pop("ACTIVITY_COUNTING")
+    cost = 1 - rows["on"]["rps"] / rows["off"]["rps"] if rows["off"]["rps"] else 0.0
+    say(f"activity counting costs {cost:.1%} of GET /api/tasks's requests per second")
+    return {**rows, "cost": cost}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Taskgate beside oidc-provider and a bare Django view.")
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per scenario (default 10)")
@@ -518,6 +535,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help="comma-separated scenario names to run (e.g. 'refresh grant,bare view')")
     parser.add_argument("--no-peer", action="store_true", help="skip oidc-provider")
     parser.add_argument("--no-growth", action="store_true", help="skip the growth stage")
+    parser.add_argument(
+        "--no-counting-cost", action="store_true", help="skip GET /api/tasks with activity counting on and off"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="where latest.{json,md,png} go")
     args = parser.parse_args(argv)
     for name in ("duration", "warmup", "repeat", "connections", "threads", "workers", "server_threads"):
@@ -546,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
     wrk = Wrk(connections=args.connections, threads=args.threads)
     results: list[Result] = []
     growth_rows: list[dict] = []
+    counting: dict | None = None
     try:
         say("counting SQL statements per path")
         statements = ours.statements(credentials)
@@ -566,6 +587,10 @@ def main(argv: list[str] | None = None) -> None:
                 measure(
                     wrk, scenario, target, ours=ours, warmup=args.warmup, duration=args.duration, repeat=args.repeat
                 )
+            )
+        if not args.no_counting_cost and (not wanted or "GET /api/tasks" in wanted):
+            counting = counting_cost(
+                wrk, ours, warmup=args.warmup, duration=args.duration, repeat=args.repeat, credentials=credentials
             )
         if not args.no_growth:
             growth_rows = growth(
@@ -594,6 +619,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": info,
         "results": [asdict(result) for result in results],
         "growth": growth_rows,
+        "counting": counting,
     }
     report.write(run, args.output)
     print(report.markdown(run))

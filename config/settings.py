@@ -666,6 +666,20 @@ PRIVACY_POLICY_TEXT = env.str("PRIVACY_POLICY_TEXT", default="", multiline=True)
 # Days an audit event is kept; `manage.py prune_audit_log` deletes older ones.
 AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 
+# --- Activity (idp.activity): what each connected app did ----------------------
+
+# Counting of calls, refusals, errors and tokens per app and hour; ACTIVITY_COUNTING=0 turns
+# it off (the benchmarks compare both). Activity records of writes are kept either way.
+_counting = env.str("ACTIVITY_COUNTING", default="1").strip().lower()
+if _counting not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
+    _fail(f"ACTIVITY_COUNTING must be 1 or 0; got {_counting!r}.")
+ACTIVITY_COUNTING = _counting in ("1", "true", "on", "yes")
+# Seconds between two flushes of a process's counters (to Redis, or to the database without
+# REDIS_URL); 0: only when the process exits or the code asks (the tests).
+ACTIVITY_FLUSH_SECONDS = _int("ACTIVITY_FLUSH_SECONDS", 5, minimum=0)
+# Days activity records and hourly counts are kept; `manage.py prune_audit_log` deletes older ones.
+ACTIVITY_RETENTION_DAYS = _int("ACTIVITY_RETENTION_DAYS", 90, minimum=1)
+
 # --- Logging -----------------------------------------------------------------
 
 LOGGING = {

@@ -5,12 +5,14 @@ import accounts.urls
 import accounts.views
 import idp.urls
 import tasks.urls
+from idp.activity.views import activity_dashboard
 from tasks.docs import mcp_docs
 
 urlpatterns = [
     path("", include(accounts.urls)),
     # Before the admin's own: the login form gives way to the upstream under UPSTREAM_OIDC_ONLY.
     path("admin/login/", accounts.views.admin_login),
+    path("admin/activity/", admin.site.admin_view(activity_dashboard), name="admin-activity"),
     path("admin/", admin.site.urls),
     path("api/", include(tasks.urls)),
     path("docs/mcp", mcp_docs, name="mcp-docs"),

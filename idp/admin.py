@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html_join
 from oauth2_provider.models import get_access_token_model
 
+from idp.activity.dashboard import activity_charts, app_figures
 from idp.audit import AuditEvent
 from idp.models import Application, SelfRegisteredApplication
 from idp.selectors import application_setup_card
@@ -52,6 +57,9 @@ class ApplicationActions:
         if obj is not None:
             context["setup_card"] = application_setup_card(application=obj)
             context["card_actions"] = set(self.actions)
+            if request.user.has_perm("idp.view_activitycount"):
+                context["activity_panel"] = activity_charts(range_="7d", application=obj)
+                context["activity_figures"] = app_figures(application=obj, range_="7d")
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def save_model(self, request, obj, form, change):
@@ -242,7 +250,7 @@ class SelfRegisteredApplicationAdmin(ApplicationActions, admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit log: read-only, kept for AUDIT_RETENTION_DAYS (`manage.py prune_audit_log`)."""
 
-    list_display = ("created_at", "kind", "user_label", "application_label", "ip_address", "details")
+    list_display = ("created_at", "kind", "user_label", "application_label", "ip_address", "details", "activity")
     list_filter = (
         "kind",
         ("user", admin.RelatedOnlyFieldListFilter),
@@ -268,6 +276,19 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["idp/admin-lists.css"]}
+
+    @admin.display(description="activity")
+    def activity(self, event: AuditEvent) -> str:
+        """Links to what the event's app did (and for this person), on the Activity page."""
+        links = []
+        if event.application_id is not None and event.application is not None:
+            app = urlencode({"app": event.application.client_id})
+            links.append((f"{reverse('admin-activity')}?{app}", "app"))
+            if event.user_id is not None:
+                links.append((f"{reverse('admin-activity')}?{app}&person={event.user_id}", "app and person"))
+        elif event.user_id is not None:
+            links.append((f"{reverse('admin-activity')}?person={event.user_id}", "person"))
+        return format_html_join(", ", '<a href="{}">{}</a>', links) or "–"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -294,3 +294,84 @@ class AuthenticationContext(models.Model):
     def jti_key(jti) -> str:
         """The key of the login behind an ID token: its jti (a UUID) as hex."""
         return f"jti:{uuid.UUID(str(jti)).hex}"
+
+
+class ActivityRecord(models.Model):
+    """One write to a task through the task API or /mcp: when, for whom, through which app,
+    which operation (REST operation id or MCP tool name), on which task, and how it ended.
+
+    Written by idp.activity.records inside the write's own transaction, so that
+    a write that is rolled back leaves no record. Reads and refusals are only
+    counted (ActivityCount). Kept for ACTIVITY_RETENTION_DAYS.
+    """
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "added"
+        EXISTING = "existing", "already added (same idempotency key)"
+        UPDATED = "updated", "changed"
+        UNCHANGED = "unchanged", "left unchanged"
+        COMPLETED = "completed", "completed"
+        DELETED = "deleted", "deleted"
+
+    created_at = models.DateTimeField("when", default=timezone.now)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="app",
+        help_text="Empty: the person on the docs page, or an app since deleted (see the label).",
+    )
+    application_label = models.CharField("app (as recorded)", max_length=255, blank=True)
+    operation = models.CharField(max_length=40, help_text="The REST operation id or the MCP tool name.")
+    task_public_id = models.UUIDField("task id")
+    task_title = models.CharField("task title (then)", max_length=200, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "application", "created_at"], name="idp_activity_user_app_idx"),
+            models.Index(fields=["created_at"], name="idp_activity_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.get_outcome_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ActivityCount(models.Model):
+    """How often one figure happened in one hour for one app (`app_id` 0: no app known,
+    e.g. a request without a valid token). Rolled up from the counters of idp.activity by
+    `manage.py rollup_activity`; `app_id` is a plain number so that counts outlive a deleted app."""
+
+    hour = models.DateTimeField()
+    app_id = models.BigIntegerField(default=0)
+    metric = models.CharField(max_length=64)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "app_id", "metric"], name="idp_activitycount_unique"),
+        ]
+        indexes = [models.Index(fields=["app_id", "hour"], name="idp_activitycount_app_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of app {self.app_id} at {self.hour:%Y-%m-%d %H:00}: {self.count}"
+
+
+class ActivityPerson(models.Model):
+    """That a person used an app in an hour: their number per app and hour is the distinct people."""
+
+    hour = models.DateTimeField()
+    app_id = models.BigIntegerField(default=0)
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "app_id", "user_id"], name="idp_activityperson_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"person {self.user_id} with app {self.app_id} at {self.hour:%Y-%m-%d %H:00}"

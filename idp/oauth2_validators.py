@@ -27,7 +27,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from idp import token_cache
+from idp import activity, token_cache
 from idp.audit import audit_record
 from idp.authentication import (
     REQUEST_ATTRIBUTE,
@@ -456,6 +456,9 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             resource=list(request.resource),
         )
         application_mark_used(application=request.client)
+        activity.token_issued_counted(
+            application_id=request.client.pk, user_id=request.user.pk, grant_type=request.grant_type
+        )
 
     def _redeem_code(self, token, request) -> None:
         """RFC 6749 §4.1.2: the code is recorded as redeemed, with what it issues, before any

@@ -26,6 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from idp import activity
+from idp.activity.records import Via, via_app
 from tasks import selectors, services
 from tasks.authentication import HasTaskScope, TaskTokenAuthentication
 from tasks.models import Task
@@ -97,6 +99,20 @@ class TaskApiView(APIView):
             return super().dispatch(request, *args, **kwargs)
         with transaction.atomic():
             return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        activity.api_request_counted(request, response.status_code)
+        return response
+
+    def handle_exception(self, exc):
+        activity.api_exception_counted(self.request, exc)
+        return super().handle_exception(exc)
+
+
+def _via(request: Request, operation: str) -> Via:
+    """The token's app (none for the docs page's session) and the REST operation id, for tasks.services."""
+    return via_app(application_id=getattr(request.auth, "application_id", None), operation=operation)
 
 
 def _task_of(request: Request, task_id: str) -> Task:
@@ -238,7 +254,7 @@ class TaskListCreateApi(TaskApiView):
     def post(self, request: Request) -> Response:
         body = TaskCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task, created = services.task_create(owner=request.user, **body.validated_data)
+        task, created = services.task_create(owner=request.user, **body.validated_data, via=_via(request, "createTask"))
         if not created:
             return Response(task_data(task), status=HTTPStatus.OK)
         return Response(task_data(task), status=HTTPStatus.CREATED, headers={"Location": _task_url(task)})
@@ -284,7 +300,8 @@ class TaskDetailApi(TaskApiView):
         task = _task_of(request, task_id)
         body = TaskUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return Response(task_data(services.task_update(task=task, **body.validated_data)))
+        task = services.task_update(task=task, **body.validated_data, via=_via(request, "updateTask"))
+        return Response(task_data(task))
 
     @extend_schema(
         operation_id="deleteTask",
@@ -300,7 +317,7 @@ class TaskDetailApi(TaskApiView):
         extensions=_CONSEQUENTIAL,
     )
     def delete(self, request: Request, task_id: str) -> Response:
-        services.task_delete(task=_task_of(request, task_id))
+        services.task_delete(task=_task_of(request, task_id), via=_via(request, "deleteTask"))
         return Response(status=HTTPStatus.NO_CONTENT)
 
 
@@ -320,7 +337,8 @@ class TaskCompleteApi(TaskApiView):
         extensions=_NOT_CONSEQUENTIAL,
     )
     def post(self, request: Request, task_id: str) -> Response:
-        return Response(task_data(services.task_complete(task=_task_of(request, task_id))))
+        task = services.task_complete(task=_task_of(request, task_id), via=_via(request, "completeTask"))
+        return Response(task_data(task))
 
 
 class MeApi(TaskApiView):

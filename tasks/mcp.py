@@ -30,12 +30,14 @@ from starlette.types import ASGIApp
 
 from config import __version__
 from config.validation import validation_sentence
+from idp import activity
+from idp.activity.records import via_app
 from tasks import selectors, services
 from tasks.authentication import READ_SCOPE, WRITE_SCOPE
 from tasks.board import TASK_BOARD_URI, task_board_html
 from tasks.mcp_auth import PRINCIPAL, BearerAuth, Principal, insufficient_scope_tool_error
 from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
-from tasks.serializers import task_data
+from tasks.serializers import app_data, task_data
 
 BOARD_TOOL_VISIBILITY = ["model", "app"]
 """The board's tools stay the model's tools too: the board calls the same ones (MCP Apps `_meta.ui.visibility`)."""
@@ -72,6 +74,8 @@ async def check_tool_call(ctx, call_next):
     if unknown:
         text = f"Unknown argument {unknown[0]!r} for {name}. Known arguments: {', '.join(known)}."
         return CallToolResult(content=[TextContent(text=text)], is_error=True)
+    if name is not None:
+        activity.mcp_tool_counted(principal, name)
     return await call_next(ctx)
 
 
@@ -114,6 +118,13 @@ Status = Literal[tuple(Task.Status.values)]
 Priority = Literal[tuple(Task.Priority.values)]
 
 
+class AppOut(BaseModel):
+    """The connected app that made a change."""
+
+    client_id: str = Field(description="The app's OAuth client ID.")
+    name: str = Field(description="The app's name.")
+
+
 class TaskOut(BaseModel):
     """A task as the REST API shows it."""
 
@@ -126,6 +137,8 @@ class TaskOut(BaseModel):
     completed_at: datetime | None = Field(description="When it was last marked done; null unless done.")
     created_at: datetime
     updated_at: datetime
+    created_by_app: AppOut | None = Field(description="The connected app that created it; null if the user did.")
+    updated_by_app: AppOut | None = Field(description="The connected app that last changed it; null if the user did.")
 
     @classmethod
     def of(cls, task: Task) -> TaskOut:
@@ -144,6 +157,8 @@ class TaskOut(BaseModel):
             completed_at=utc(task.completed_at),
             created_at=utc(task.created_at),
             updated_at=utc(task.updated_at),
+            created_by_app=app_data(task.created_by_app),
+            updated_by_app=app_data(task.updated_by_app),
         )
 
     def line(self) -> str:
@@ -304,6 +319,7 @@ async def create_task(
             priority=priority,
             due_at=due_at,
             idempotency_key=idempotency_key,
+            via=via_app(application_id=principal.application_id, operation="create_task"),
         )
     )
     out = TaskOut.of(task)
@@ -349,7 +365,8 @@ async def update_task(
 
     def update() -> Task:
         task = selectors.task_get(owner=principal.user, public_id=task_id)
-        return services.task_update(task=task, **changes)
+        via = via_app(application_id=principal.application_id, operation="update_task")
+        return services.task_update(task=task, **changes, via=via)
 
     out = TaskOut.of(await _call(update))
     return _result(out, "Updated " + out.line())
@@ -367,9 +384,14 @@ async def update_task(
 async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Mark a task as done. Completing a done task changes nothing."""
     principal = _principal(ctx)
-    out = TaskOut.of(
-        await _call(lambda: services.task_complete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
-    )
+
+    def complete() -> Task:
+        task = selectors.task_get(owner=principal.user, public_id=task_id)
+        return services.task_complete(
+            task=task, via=via_app(application_id=principal.application_id, operation="complete_task")
+        )
+
+    out = TaskOut.of(await _call(complete))
     return _result(out, "Completed " + out.line())
 
 
@@ -377,7 +399,12 @@ async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResu
 async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, DeletedOut]:
     """Delete a task for good. It cannot be undone: to close a task, use complete_task instead."""
     principal = _principal(ctx)
-    await _call(lambda: services.task_delete(task=selectors.task_get(owner=principal.user, public_id=task_id)))
+
+    def delete() -> None:
+        task = selectors.task_get(owner=principal.user, public_id=task_id)
+        services.task_delete(task=task, via=via_app(application_id=principal.application_id, operation="delete_task"))
+
+    await _call(delete)
     return _result(DeletedOut(id=task_id, deleted=True), f"Deleted task {task_id}.")
 
 

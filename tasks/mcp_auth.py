@@ -15,6 +15,7 @@ from django.conf import settings
 from django.urls import reverse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from idp import activity
 from idp.bearer import Verdict, bearer_verify, bearer_verify_from_memory
 from idp.services.consents import consent_mark_used, consent_use_noted_lately
 
@@ -30,6 +31,7 @@ class Principal:
 
     user: object
     scopes: frozenset[str]
+    application_id: int | None = None
 
 
 def resource_metadata_url() -> str:
@@ -175,6 +177,7 @@ class BearerAuth:
         await self._authorize(scope, receive, send)
 
     async def _authorize(self, scope: Scope, receive: Receive, send: Send) -> None:
+        send = activity.mcp_counting_send(send, scope, PRINCIPAL)
         raw_token = _bearer_token(scope)
         if not raw_token:
             problem = None if raw_token is None else "Send the access token as: Authorization: Bearer <token>."
@@ -195,7 +198,9 @@ class BearerAuth:
                 unauthorized_challenge(check.problem),
             )
             return
-        scope[PRINCIPAL] = Principal(user=check.grant.user, scopes=check.scopes)
+        scope[PRINCIPAL] = Principal(
+            user=check.grant.user, scopes=check.scopes, application_id=check.grant.application_id
+        )
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return

@@ -77,6 +77,11 @@ class StrictSerializer(serializers.Serializer):
 # --- Answers ---------------------------------------------------------------------
 
 
+class AppSerializer(serializers.Serializer):
+    client_id = serializers.CharField(read_only=True, help_text="The app's OAuth client ID.")
+    name = serializers.CharField(read_only=True, help_text="The app's name, as the person saw it when allowing it.")
+
+
 class TaskSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id", read_only=True, help_text="The task's id, used in its URL.")
     title = serializers.CharField(read_only=True)
@@ -89,6 +94,12 @@ class TaskSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+    created_by_app = AppSerializer(
+        read_only=True, allow_null=True, help_text="The connected app that created the task; null if the user did."
+    )
+    updated_by_app = AppSerializer(
+        read_only=True, allow_null=True, help_text="The connected app that last changed it; null if the user did."
+    )
 
 
 _TASK_OUTPUT_FIELDS = frozenset(TaskSerializer().fields)
@@ -124,7 +135,14 @@ def task_data(task: Task, zone=None) -> dict:
         "completed_at": _moment(task.completed_at, zone),
         "created_at": _moment(task.created_at, zone),
         "updated_at": _moment(task.updated_at, zone),
+        "created_by_app": app_data(task.created_by_app),
+        "updated_by_app": app_data(task.updated_by_app),
     }
+
+
+def app_data(application) -> dict | None:
+    """AppSerializer's output: the app's client ID and name (a Task's app, or a selectors.TaskRow's AppRef)."""
+    return {"client_id": application.client_id, "name": application.name} if application is not None else None
 
 
 def task_page_data(tasks) -> list[dict]:

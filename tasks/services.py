@@ -5,6 +5,11 @@ change a task. Each one validates its input and raises
 `django.core.exceptions.ValidationError` keyed by field name, with a sentence
 per problem, before anything is written; the caller shapes that into its own
 error format.
+
+A write through the API or /mcp names its `via` (the connected app and the
+operation): the task remembers the app that created it and the one that last
+changed it, and the write leaves an activity record in its own transaction.
+Without `via` (the admin, a shell) no app is named and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from idp.activity.records import Via, activity_record
+from idp.models import ActivityRecord, Application
 from tasks.models import IDEMPOTENCY_KEY_MAX_LENGTH, NOTES_MAX_LENGTH, TITLE_MAX_LENGTH, Task
 from tasks.validation import FieldErrors
 
@@ -91,6 +98,7 @@ def task_create(
     priority: str = Task.Priority.NORMAL,
     due_at: datetime | None = None,
     idempotency_key: str | None = None,
+    via: Via | None = None,
 ) -> tuple[Task, bool]:
     """Create a task for `owner`; returns `(task, created)`.
 
@@ -114,8 +122,37 @@ def task_create(
     idempotency_key = _check_idempotency_key(errors, idempotency_key)
     errors.raise_if_any()
 
+    # One transaction for the write and its record; inside the caller's, no savepoint of its own.
+    with transaction.atomic(savepoint=False):
+        task, created = _create(
+            owner=owner,
+            title=title,
+            notes=notes,
+            status=status,
+            priority=priority,
+            due_at=due_at,
+            idempotency_key=idempotency_key,
+            app=via.application if via else None,
+        )
+        if via is not None:
+            outcome = ActivityRecord.Outcome.CREATED if created else ActivityRecord.Outcome.EXISTING
+            activity_record(user_id=owner.pk, via=via, task=task, outcome=outcome)
+    return task, created
+
+
+def _create(
+    *,
+    owner: User,
+    title: str,
+    notes: str,
+    status: str,
+    priority: str,
+    due_at: datetime | None,
+    idempotency_key: str | None,
+    app: Application | None,
+) -> tuple[Task, bool]:
     if idempotency_key is not None:
-        existing = Task.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
+        existing = Task.objects.filter(owner=owner, idempotency_key=idempotency_key).with_apps().first()
         if existing is not None:
             return existing, False
     task = Task(
@@ -127,6 +164,8 @@ def task_create(
         due_at=due_at,
         completed_at=_completed_at_for(status=status, previous_status=None, completed_at=None),
         idempotency_key=idempotency_key,
+        created_by_app=app,
+        updated_by_app=app,
     )
     try:
         # A savepoint: a concurrent twin's IntegrityError must not break the
@@ -138,7 +177,7 @@ def task_create(
             raise
         # Another request created the task with this key between our read and
         # our write; on PostgreSQL our insert waited for it to commit.
-        existing = Task.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
+        existing = Task.objects.filter(owner=owner, idempotency_key=idempotency_key).with_apps().first()
         if existing is None:
             raise
         return existing, False
@@ -153,6 +192,7 @@ def task_update(
     status: str = UNSET,
     priority: str = UNSET,
     due_at: datetime | None = UNSET,
+    via: Via | None = None,
 ) -> Task:
     """Change the given fields of `task` and leave the others; `due_at=None` removes the due date.
 
@@ -179,20 +219,34 @@ def task_update(
             status=changes["status"], previous_status=task.status, completed_at=task.completed_at
         )
     if not changes:
+        if via is not None:
+            activity_record(user_id=task.owner_id, via=via, task=task, outcome=ActivityRecord.Outcome.UNCHANGED)
         return task
+    completes = changes.get("status") == Task.Status.DONE and task.status != Task.Status.DONE
     for field, value in changes.items():
         setattr(task, field, value)
-    task.save(update_fields=[*changes, "updated_at"])
+    # The person themself (no via) changed it last: no app did.
+    task.updated_by_app = via.application if via else None
+    with transaction.atomic(savepoint=False):
+        task.save(update_fields=[*changes, "updated_by_app", "updated_at"])
+        if via is not None:
+            outcome = ActivityRecord.Outcome.COMPLETED if completes else ActivityRecord.Outcome.UPDATED
+            activity_record(user_id=task.owner_id, via=via, task=task, outcome=outcome)
     return task
 
 
-def task_complete(*, task: Task) -> Task:
+def task_complete(*, task: Task, via: Via | None = None) -> Task:
     """Mark `task` done. Completing a done task changes nothing (its `completed_at` stays)."""
     if task.status == Task.Status.DONE:
+        if via is not None:
+            activity_record(user_id=task.owner_id, via=via, task=task, outcome=ActivityRecord.Outcome.UNCHANGED)
         return task
-    return task_update(task=task, status=Task.Status.DONE)
+    return task_update(task=task, status=Task.Status.DONE, via=via)
 
 
-def task_delete(*, task: Task) -> None:
+def task_delete(*, task: Task, via: Via | None = None) -> None:
     """Delete `task` for good."""
-    task.delete()
+    with transaction.atomic(savepoint=False):
+        if via is not None:
+            activity_record(user_id=task.owner_id, via=via, task=task, outcome=ActivityRecord.Outcome.DELETED)
+        task.delete()

@@ -35,6 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "OIDC_RSA_PRIVATE_KEY_FILE": str(workdir / "signing-key.pem"),
             "DJANGO_STATIC_ROOT": str(workdir / "static"),
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            # Activity counts are flushed when a test asks (idp.activity.flush), not by a thread.
+            "ACTIVITY_FLUSH_SECONDS": "0",
         }
     )
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'taskgate.sqlite3'}")
@@ -110,6 +112,16 @@ def _fresh_consent_notes() -> None:
     from idp.services.consents import consent_forget_noted_uses
 
     consent_forget_noted_uses()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_activity_counts():
+    """Every test starts and ends with no activity counted in this process and not yet flushed."""
+    from idp import activity
+
+    activity.forget()
+    yield
+    activity.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -52,6 +52,10 @@ def test_without_a_signing_key_start_up_stops_with_a_sentence_naming_it():
         ({"DATABASE_URL": "nosuchdb://x"}, "nosuchdb"),
         ({"AXES_FAILURE_LIMIT": "five"}, "AXES_FAILURE_LIMIT must be a whole number of at least 1; got 'five'."),
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT must be a whole number of at least 1"),
+        ({"ACTIVITY_RETENTION_DAYS": "ninety"}, "ACTIVITY_RETENTION_DAYS must be a whole number of at least 1"),
+        ({"ACTIVITY_RETENTION_DAYS": "0"}, "ACTIVITY_RETENTION_DAYS must be a whole number of at least 1; got '0'."),
+        ({"ACTIVITY_FLUSH_SECONDS": "-5"}, "ACTIVITY_FLUSH_SECONDS must be a whole number of at least 0"),
+        ({"ACTIVITY_COUNTING": "maybe"}, "ACTIVITY_COUNTING must be 1 or 0; got 'maybe'."),
         (
             {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DATABASE_POOL_MAX_SIZE": "-1"},
             "DATABASE_POOL_MAX_SIZE must be a whole number of at least 0",

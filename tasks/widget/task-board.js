@@ -276,6 +276,8 @@
       const overdue = task.status !== "done" && new Date(task.due_at) < new Date();
       meta.push([(overdue ? "Overdue: was due " : "Due ") + dueText(task.due_at), overdue ? "overdue" : ""]);
     }
+    // Who added it, when an app did: the person did the others themself.
+    if (task.created_by_app && task.created_by_app.name) meta.push(["added by " + task.created_by_app.name, "by-app"]);
     if (meta.length) {
       const line = document.createElement("span");
       line.className = "meta";

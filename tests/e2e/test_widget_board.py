@@ -151,7 +151,7 @@ def host_page(browser, live_server, user, application, scope):
 
 
 def test_the_board_in_a_host_shows_the_tasks_completes_and_adds_them_through_mcp(
-    host_page, tasks_of_user, user, artifacts_dir
+    host_page, tasks_of_user, user, application, artifacts_dir
 ):
     page, board, frame, outside, rendered_ms = host_page()
 
@@ -185,7 +185,11 @@ def test_the_board_in_a_host_shows_the_tasks_completes_and_adds_them_through_mcp
     board.get_by_label("New task").fill("Buy milk")
     board.get_by_role("button", name="Add").click()
     board.get_by_role("checkbox", name="Buy milk").wait_for()
-    assert Task.objects.get(owner=user, title="Buy milk").status == "todo"
+    milk = Task.objects.get(owner=user, title="Buy milk")
+    assert milk.status == "todo"
+    # Added through the app: the board says which one; the person's own tasks say nothing.
+    assert f"added by {application.name}" in board.locator(f"#meta-{milk.public_id}").inner_text()
+    assert "added by" not in passport_meta
     assert "Added “Buy milk”" in page.evaluate("host.log.modelContext")[-1]["content"][0]["text"]
 
     # A task deleted meanwhile: the error in words, the box unticked, the board still usable.

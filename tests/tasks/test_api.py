@@ -30,6 +30,7 @@ def test_create_then_get_update_complete_and_delete_a_task(api, user):
     assert task["completed_at"] is None
     assert set(task) == {
         "id", "title", "notes", "status", "priority", "due_at", "completed_at", "created_at", "updated_at",
+        "created_by_app", "updated_by_app",
     }  # fmt: skip
 
     fetched = api("GET", f"/api/tasks/{task['id']}")

@@ -91,6 +91,8 @@ def test_create_task_creates_the_users_task_and_answers_with_structured_content_
         "completed_at": None,
         "created_at": task.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": task.updated_at.isoformat().replace("+00:00", "Z"),
+        "created_by_app": {"client_id": task.created_by_app.client_id, "name": task.created_by_app.name},
+        "updated_by_app": {"client_id": task.created_by_app.client_id, "name": task.created_by_app.name},
     }
     assert result["content"][0]["text"].startswith("Created Renew my passport [todo, high priority, due 2026-05-01")
 
