@@ -12,11 +12,13 @@ stored (TaskgateOAuth2Validator._save_bearer_token).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from django.db.models import Exists, F, OuterRef, Subquery
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 
+from config.precompiled import Precompiled, concrete_attnames, instance_from
 from idp.models import AuthenticationContext, RedeemedCode
 
 _UNREAD = object()
@@ -39,14 +41,10 @@ def grant_row(request, code: str | None):
         return memo[1]
     row = None
     if code:
-        redeemed = RedeemedCode.objects.filter(code_checksum=checksum(code), application=OuterRef("application"))
-        row = (
-            get_grant_model()
-            .objects.select_related("application", "user")
-            .annotate(redeemed=Exists(redeemed), **_login(key=AuthenticationContext.code_key(code)))
-            .filter(code=code)
-            .first()
-        )
+        found = _grant_query().rows(code, checksum(code), AuthenticationContext.code_key(code))
+        if found:
+            row, annotations = _with_related(found[0], get_grant_model(), ("application", "user"))
+            row.redeemed, row.login_auth_time, row.login_amr = annotations
     request.grant_row = (code, row)
     return row
 
@@ -64,16 +62,71 @@ def refresh_token_row(request, raw: str | None):
         return memo[1]
     row = None
     if raw:
-        row = (
-            get_refresh_token_model()
-            .objects.select_related("application", "user", "access_token")
-            .annotate(**_login(id_token_jti=OuterRef("access_token__id_token__jti")))
-            .filter(token_checksum=checksum(raw))
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
+        found = _refresh_token_query().rows(checksum(raw))
+        if found:
+            row, annotations = _with_related(
+                found[0], get_refresh_token_model(), ("application", "user", "access_token")
+            )
+            row.login_auth_time, row.login_amr = annotations
     request.refresh_token_row = (raw, row)
     return row
+
+
+# Both reads run on every token request, and compiling them (three joined
+# tables, one or two subqueries) was about a quarter of a refresh's CPU
+# (benchmarks/README.md): each is compiled once per thread (config.precompiled).
+# Each row is the token's columns, then each related row's, then the annotations.
+
+
+def _columns(model, related: tuple[str, ...]) -> list[str]:
+    columns = concrete_attnames(model)
+    for name in related:
+        columns += concrete_attnames(model._meta.get_field(name).related_model, prefix=name + "__")
+    return columns
+
+
+def _with_related(values: tuple, model, related: tuple[str, ...]) -> tuple:
+    """The instance a row (_columns) describes, with each related instance attached as select_related
+    would, and the row's values after those columns (the annotations)."""
+    end = len(model._meta.concrete_fields)
+    instance = instance_from(model, values[:end])
+    for name in related:
+        related_model = model._meta.get_field(name).related_model
+        start, end = end, end + len(related_model._meta.concrete_fields)
+        setattr(instance, name, instance_from(related_model, values[start:end]))
+    return instance, values[end:]
+
+
+@functools.cache
+def _grant_query() -> Precompiled:
+    Grant = get_grant_model()  # noqa: N806
+
+    def build(code, code_checksum, login_key):
+        redeemed = RedeemedCode.objects.filter(code_checksum=code_checksum, application=OuterRef("application"))
+        return (
+            Grant.objects.annotate(redeemed=Exists(redeemed), **_login(key=login_key))
+            .filter(code=code)
+            .values_list(*_columns(Grant, ("application", "user")), "redeemed", "login_auth_time", "login_amr")[:1]
+        )
+
+    return Precompiled(Grant, build, ("precompiled:code", "precompiled:checksum", "precompiled:login"))
+
+
+@functools.cache
+def _refresh_token_query() -> Precompiled:
+    RefreshToken = get_refresh_token_model()  # noqa: N806
+
+    def build(token_checksum):
+        return (
+            RefreshToken.objects.annotate(**_login(id_token_jti=OuterRef("access_token__id_token__jti")))
+            .filter(token_checksum=token_checksum)
+            .order_by(F("revoked").desc(nulls_first=True))
+            .values_list(
+                *_columns(RefreshToken, ("application", "user", "access_token")), "login_auth_time", "login_amr"
+            )[:1]
+        )
+
+    return Precompiled(RefreshToken, build, ("precompiled:checksum",))
 
 
 def _login(**lookup) -> dict[str, Subquery]:

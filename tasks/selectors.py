@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.core import signing
-from django.db import connections, router
 from django.db.models import F, Q, QuerySet
-from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from accounts.models import User
+from config.precompiled import Precompiled
 from tasks.models import Task
 from tasks.validation import FieldErrors
 
@@ -277,15 +276,15 @@ def _filtered(owner, statuses, due_after, due_before, q, ordering, after_values)
     return tasks.order_by(*(key.order_by() for key in keys))
 
 
-class _CompiledPages(threading.local):
-    """Per thread, as Django's database connections are: (connection, ordering, limit) -> (compiler, SQL)."""
-
-    def __init__(self) -> None:
-        self.compiled: dict[tuple, tuple[SQLCompiler, str]] = {}
+_ANY_OWNER = -1  # stands for the owner's id while compiling
 
 
-_compiled_pages = _CompiledPages()
-_ANY_OWNER = -1  # stands for the owner's id while compiling, then replaced by the real one
+@functools.cache
+def _first_page_query(ordering: str, limit: int) -> Precompiled:
+    def build(owner_id):
+        return _filtered(owner_id, None, None, None, None, ordering, None).values_list(*TaskRow._fields)[: limit + 1]
+
+    return Precompiled(Task, build, (_ANY_OWNER,))
 
 
 def _first_page(*, owner_id: int, ordering: str, limit: int) -> list[TaskRow]:
@@ -293,25 +292,8 @@ def _first_page(*, owner_id: int, ordering: str, limit: int) -> list[TaskRow]:
 
     The page asked for most ("what are my tasks?") spent more CPU building and
     compiling its query through the ORM than the database spent running it
-    (benchmarks/README.md). So each thread compiles it once per ordering and
-    limit, on its own connection, with the owner as the only parameter; later
-    requests run that SQL, and the compiler's own converters give the values
-    the ORM would (SQLite's times and UUIDs). tests/tasks/test_selectors.py
-    holds this to the ORM's answer for every ordering.
+    (benchmarks/README.md): config.precompiled compiles it once per thread,
+    ordering and limit, with the owner as its only parameter.
+    tests/tasks/test_selectors.py holds it to the ORM's answer for every ordering.
     """
-    connection = connections[router.db_for_read(Task)]
-    key = (id(connection), ordering, limit)
-    compiled = _compiled_pages.compiled.get(key)
-    if compiled is None or compiled[0].connection is not connection:
-        query = _filtered(_ANY_OWNER, None, None, None, None, ordering, None).values_list(*TaskRow._fields)
-        compiler = query[: limit + 1].query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        if tuple(params) != (_ANY_OWNER,):  # a Django that compiles this otherwise: the ORM, every time
-            query = _filtered(owner_id, None, None, None, None, ordering, None).values_list(*TaskRow._fields)
-            return [TaskRow._make(row) for row in query[: limit + 1]]
-        compiled = _compiled_pages.compiled[key] = (compiler, sql)
-    compiler, sql = compiled
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (owner_id,))
-        rows = cursor.fetchall()
-    return [TaskRow._make(row) for row in compiler.results_iter(results=[rows])]
+    return [TaskRow._make(row) for row in _first_page_query(ordering, limit).rows(owner_id)]

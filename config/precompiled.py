@@ -1,0 +1,106 @@
+"""Queries the ORM compiles once per thread, then runs again with new values.
+
+Some reads run on nearly every request and always have the same shape: the
+first page of a person's tasks, the refresh token or code a token request
+presents. For those, building the queryset and compiling it (joins,
+`select_related`, subqueries) cost more CPU than the database spent running
+it (benchmarks/README.md). A `Precompiled` query is built and compiled once
+per thread and database connection, as Django's connections are per
+thread, with placeholders where its values go; later calls run that SQL with
+the values, and the compiler's own converters give each column the value the
+ORM would (SQLite's times and UUIDs, JSON fields).
+
+Django has no public API for this; what it uses of the compiler (`as_sql`,
+its selected columns and their converters, as `results_iter` uses them) is
+kept here, in one place. Should a Django
+compile a query so that a placeholder does not appear exactly once among its
+parameters, the query is run through the ORM on every call instead, with the
+same answer. The tests of each query (tests/test_precompiled.py,
+tests/tasks/test_selectors.py, tests/idp/test_token_rows.py) hold its rows
+to the ORM's own answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+
+
+class Precompiled:
+    """A `values_list` query compiled once per thread and connection, run with new values.
+
+    `build(*values)` returns the queryset for those values (a `values_list`,
+    whose rows are tuples); it is called with the placeholders to compile it,
+    and with the real values when the ORM must run it instead. Each
+    placeholder must be a value no real call passes, of the type the query
+    compares it to.
+    """
+
+    def __init__(self, model: type[Model], build: Callable[..., QuerySet], placeholders: Sequence[Any]) -> None:
+        self.model = model
+        self.build = build
+        self.placeholders = tuple(placeholders)
+        self._local = threading.local()
+
+    def rows(self, *values) -> list[tuple]:
+        connection = connections[router.db_for_read(self.model)]
+        compiled = self._compiled(connection)
+        if compiled is None:  # a Django that compiles this query otherwise: the ORM, every time
+            return list(self.build(*values))
+        for slot, value in zip(compiled.slots, values, strict=True):
+            compiled.params[slot] = value
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.params)
+            fetched = cursor.fetchall()
+        if compiled.converters:
+            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
+        return [tuple(row) for row in fetched]
+
+    def _compiled(self, connection) -> _Compiled | None:
+        kept = getattr(self._local, "compiled", None)
+        if kept is not None and kept[0] is connection:
+            return kept[1]
+        compiler = self.build(*self.placeholders).query.get_compiler(connection=connection)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            sql, params = "", ()
+        params = list(params)
+        slots = [index for placeholder in self.placeholders for index, p in enumerate(params) if p == placeholder]
+        # What results_iter() works out on every call (each column's converters), worked out once.
+        columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        ready = None
+        if sql and len(slots) == len(self.placeholders) and not compiler.has_composite_fields(columns):
+            ready = _Compiled(compiler, sql, params, slots, compiler.get_converters(columns))
+        self._local.compiled = (connection, ready)
+        return ready
+
+
+@dataclass
+class _Compiled:
+    compiler: SQLCompiler
+    sql: str
+    params: list  # this thread's own: each call puts its values in the slots
+    slots: list[int]
+    converters: dict
+
+
+def concrete_attnames(model: type[Model], prefix: str = "") -> list[str]:
+    """The columns of `model`, in the order `Model.from_db` takes them, as a `values_list` names them."""
+    return [prefix + field.attname for field in model._meta.concrete_fields]
+
+
+def instance_from(model: type[Model], values: Sequence[Any], using: str | None = None) -> Model | None:
+    """The instance of `model` that a row's slice of its columns (concrete_attnames) describes,
+    built as the ORM builds it (`Model.from_db`); None for a LEFT JOIN that found nothing."""
+    fields = model._meta.concrete_fields
+    if values[fields.index(model._meta.pk)] is None:
+        return None
+    return model.from_db(using or router.db_for_read(model), concrete_attnames(model), values)

@@ -1,0 +1,74 @@
+"""config.precompiled: a query compiled once per thread and connection, run again with new values."""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import connection
+
+from config.precompiled import Precompiled, instance_from
+from tasks.models import Task
+from tests.factories import TaskFactory
+
+
+def test_a_query_is_compiled_once_per_thread_and_answers_for_each_value(user, other_user):
+    mine, theirs = TaskFactory(owner=user, title="mine"), TaskFactory(owner=other_user, title="theirs")
+    built = []
+
+    def build(owner_id):
+        built.append(owner_id)
+        return Task.objects.filter(owner_id=owner_id).values_list("title", "created_at")
+
+    titles = Precompiled(Task, build, (-1,))
+
+    assert titles.rows(user.pk) == [("mine", mine.created_at)]
+    assert titles.rows(other_user.pk) == [("theirs", theirs.created_at)]
+    assert titles.rows(0) == []
+    assert built == [-1]
+
+
+def test_each_thread_compiles_on_its_own_connection(transactional_db, user):
+    TaskFactory(owner=user, title="mine")
+    titles = Precompiled(Task, lambda owner_id: Task.objects.filter(owner_id=owner_id).values_list("title"), (-1,))
+    assert titles.rows(user.pk) == [("mine",)]
+    seen = []
+
+    def elsewhere():
+        try:
+            seen.append(titles.rows(user.pk))
+            seen.append(titles._local.compiled[0] is not connection)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+
+    assert seen == [[("mine",)], True]
+
+
+def test_a_placeholder_the_compiled_query_does_not_carry_makes_it_run_through_the_orm(user):
+    """Should Django compile a query without its placeholder among the parameters (inlined, or
+    folded away), each call builds the query through the ORM: the same answer, just slower."""
+    TaskFactory(owner=user, title="mine")
+    built = []
+
+    def build(title):
+        built.append(title)
+        return Task.objects.filter(owner=user, title=title).values_list("title") if title else Task.objects.none()
+
+    titles = Precompiled(Task, build, ("",))
+
+    assert titles.rows("mine") == [("mine",)]
+    assert titles.rows("other") == []
+    assert built == ["", "mine", "other"]
+
+
+def test_a_row_that_a_left_join_did_not_find_is_no_instance(user):
+    task = TaskFactory(owner=user)
+    values = Task.objects.values_list(*(field.attname for field in Task._meta.concrete_fields)).get()
+
+    assert instance_from(Task, values).title == task.title
+    assert instance_from(Task, (None,) * len(values)) is None
