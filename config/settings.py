@@ -551,6 +551,8 @@ OAUTH2_PROVIDER = {
     "OIDC_ISS_ENDPOINT": SITE_URL,
     "OAUTH2_SERVER_CLASS": "idp.oauth2_server.TaskgateServer",
     "OAUTH2_VALIDATOR_CLASS": "idp.oauth2_validators.TaskgateOAuth2Validator",
+    "ACCESS_TOKEN_GENERATOR": "idp.oauth2_server.token_value",
+    "REFRESH_TOKEN_GENERATOR": "idp.oauth2_server.token_value",
     "SCOPES_BACKEND_CLASS": "idp.scopes.ApplicationScopes",
     "APPLICATION_ADMIN_CLASS": "idp.admin.ApplicationAdmin",
     "SCOPES": {

@@ -42,6 +42,22 @@ def test_the_code_exchange_returns_bearer_tokens_of_the_promised_lifetimes(token
     assert refresh.token == "", "tokens are stored as checksums only (RFC 9700 token storage)"
 
 
+def test_token_values_carry_256_random_bits_as_base64url(client, tokens, application):
+    """RFC 6749 §10.10: guessing a token MUST have a probability of at most 2^-128 (SHOULD: 2^-160).
+    Each value is 32 random bytes, base64url without padding (idp.oauth2_server.token_value)."""
+    refreshed = client.post(
+        "/idp/token",
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(application),
+    ).json()
+
+    values = [tokens["access_token"], tokens["refresh_token"], refreshed["access_token"], refreshed["refresh_token"]]
+    assert len(set(values)) == 4
+    for value in values:
+        assert len(base64.urlsafe_b64decode(value + "=")) == 32
+        assert len(value) == 43
+
+
 def test_the_id_token_is_rs256_signed_and_names_the_user_by_their_public_sub(client, tokens, user, application):
     """OIDC Core §2 and §3.1.3.7: iss, aud, sub, nonce; claims by scope (§5.4)."""
     claims = verify_id_token(client, tokens["id_token"])
