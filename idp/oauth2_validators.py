@@ -73,6 +73,13 @@ def _authentication(request):
     return found[0]
 
 
+def _refusal_counted(request) -> None:
+    """A failed client authentication, oauthlib's `invalid_client` (401), counted for the app it named if
+    that app exists (its activity shows someone trying its credentials), else for no app."""
+    client = request.client if isinstance(request.client, Application) else None
+    activity.token_refused_counted(application_id=client.pk if client else None, status=401)
+
+
 # The key of an Application kept in idp.token_cache, by client_id (token entries are checksums).
 APPLICATION_KEY = "app:"
 
@@ -135,9 +142,19 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             authenticated = super().authenticate_client(request, *args, **kwargs)
             if authenticated and self._client_keys(request) is not None:
                 log.info("Client %s registered keys (private_key_jwt) but sent no assertion.", request.client_id)
-                return False
-            return authenticated
-        return self._authenticate_client_assertion(request, assertion_type, assertion)
+                authenticated = False
+        else:
+            authenticated = self._authenticate_client_assertion(request, assertion_type, assertion)
+        if not authenticated:
+            _refusal_counted(request)
+        return authenticated
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        """A public client names itself (RFC 6749 §3.2.1); an unknown or disabled one is refused, and counted."""
+        authenticated = super().authenticate_client_id(client_id, request, *args, **kwargs)
+        if not authenticated:
+            _refusal_counted(request)
+        return authenticated
 
     def _authenticate_client_assertion(self, request, assertion_type, assertion) -> bool:
         if assertion_type != ASSERTION_TYPE or not isinstance(assertion, str):

@@ -195,13 +195,15 @@ def _principal(ctx: Context) -> Principal:
     return principal
 
 
-async def _call(function: Callable[[], Any], *, writes: bool = True) -> Any:
-    """Run a service in this request's database thread, in a transaction if it `writes`.
+async def _call(principal: Principal, function: Callable[[], Any], *, writes: bool = True) -> Any:
+    """Run a service for `principal` in this request's database thread, in a transaction if it `writes`.
 
     A read is one query, consistent on its own: a transaction around it would
     only add a BEGIN and a COMMIT, as in the REST API's reads.
     A refusal of the services becomes a tool error that says what is wrong;
-    a task that is not the user's is one that does not exist.
+    a task that is not the user's is one that does not exist. Anything else
+    is a crash, which the SDK answers as an error result without its text,
+    and which is counted as the app's error, as a 500 of the REST API is.
     """
 
     def in_transaction():
@@ -214,6 +216,9 @@ async def _call(function: Callable[[], Any], *, writes: bool = True) -> Any:
         raise ToolError(validation_sentence(error, by_field=True)) from None
     except Task.DoesNotExist:
         raise ToolError("No task with this id among yours: list_tasks shows their ids.") from None
+    except Exception:
+        activity.mcp_tool_failed(principal)
+        raise
 
 
 def _result(structured: BaseModel, text: str) -> CallToolResult:
@@ -254,6 +259,7 @@ async def list_tasks(
     """List the user's tasks, soonest due first, a page at a time, filtered as the REST API's listTasks."""
     principal = _principal(ctx)
     page = await _call(
+        principal,
         lambda: selectors.task_list(
             owner=principal.user,
             status=status,
@@ -280,7 +286,9 @@ async def list_tasks(
 async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskOut]:
     """Get one of the user's tasks, with its notes."""
     principal = _principal(ctx)
-    task = TaskOut.of(await _call(lambda: selectors.task_get(owner=principal.user, public_id=task_id), writes=False))
+    task = TaskOut.of(
+        await _call(principal, lambda: selectors.task_get(owner=principal.user, public_id=task_id), writes=False)
+    )
     return _result(task, task.line())
 
 
@@ -311,6 +319,7 @@ async def create_task(
     """Create a task for the user. Only the title is required."""
     principal = _principal(ctx)
     task, created = await _call(
+        principal,
         lambda: services.task_create(
             owner=principal.user,
             title=title,
@@ -320,7 +329,7 @@ async def create_task(
             due_at=due_at,
             idempotency_key=idempotency_key,
             via=via_app(application_id=principal.application_id, operation="create_task"),
-        )
+        ),
     )
     out = TaskOut.of(task)
     return _result(out, ("Created " if created else "Already created with this key: ") + out.line())
@@ -368,7 +377,7 @@ async def update_task(
         via = via_app(application_id=principal.application_id, operation="update_task")
         return services.task_update(task=task, **changes, via=via)
 
-    out = TaskOut.of(await _call(update))
+    out = TaskOut.of(await _call(principal, update))
     return _result(out, "Updated " + out.line())
 
 
@@ -391,7 +400,7 @@ async def complete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResu
             task=task, via=via_app(application_id=principal.application_id, operation="complete_task")
         )
 
-    out = TaskOut.of(await _call(complete))
+    out = TaskOut.of(await _call(principal, complete))
     return _result(out, "Completed " + out.line())
 
 
@@ -404,7 +413,7 @@ async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult
         task = selectors.task_get(owner=principal.user, public_id=task_id)
         services.task_delete(task=task, via=via_app(application_id=principal.application_id, operation="delete_task"))
 
-    await _call(delete)
+    await _call(principal, delete)
     return _result(DeletedOut(id=task_id, deleted=True), f"Deleted task {task_id}.")
 
 

@@ -25,7 +25,9 @@ __all__ = [
     "forget",
     "mcp_counting_send",
     "mcp_tool_counted",
+    "mcp_tool_failed",
     "token_issued_counted",
+    "token_refused_counted",
 ]
 
 REFUSALS = frozenset({401, 403, 429})
@@ -90,6 +92,19 @@ def mcp_tool_counted(principal, tool: str) -> None:
     """A tools/call that passed its checks (tasks.mcp.check_tool_call), by tool, for the principal's app."""
     if settings.ACTIVITY_COUNTING and principal is not None:
         count(principal.application_id, MCP_TOOL + tool, principal.user.pk)
+
+
+def mcp_tool_failed(principal) -> None:
+    """A tool that crashed (tasks.mcp._call): an error of the principal's app, as a 500 of the REST API is.
+    A tool's refusal of bad input (a ToolError) is the call's answer, as the API's 400s and 404s are."""
+    if settings.ACTIVITY_COUNTING:
+        count(principal.application_id, ERROR)
+
+
+def token_refused_counted(*, application_id: int | None, status: int) -> None:
+    """A token request refused before anything was issued: a failed client authentication (401, for the
+    client it named, TaskgateOAuth2Validator) or too many of them (429, TokenView: no app is looked up)."""
+    count(application_id, f"{REFUSED}{status}")
 
 
 def token_issued_counted(*, application_id: int, user_id: int | None, grant_type: str) -> None:

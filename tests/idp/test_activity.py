@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -213,6 +214,50 @@ def test_tokens_issued_are_counted_by_grant(user, gpt):
     activity.flush()
 
     assert counts(gpt.pk) == {"token:authorization_code": 1, "token:refresh_token": 2}
+
+
+def test_a_tool_that_crashes_counts_as_an_error_of_the_app_and_a_refused_input_does_not(
+    mcp, settings, user, gpt, monkeypatch
+):
+    """As in the REST API: a crash is the app's error (a 500 there), bad input the call's own answer (a 404)."""
+    from tasks import selectors
+
+    raw, _ = issue_access_token(user=user, application=gpt, scope=BOTH, resource=[settings.MCP_RESOURCE_URL])
+    missing = mcp.call_tool("get_task", {"task_id": "00000000-0000-4000-8000-000000000000"}, token=raw).json()
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selectors, "task_list", broken)
+    crashed = mcp.call_tool("list_tasks", {}, token=raw).json()
+    activity.flush()
+
+    assert missing["result"]["isError"] is True
+    assert crashed["result"]["isError"] is True
+    assert "boom" not in str(crashed)
+    assert counts(gpt.pk) == {"mcp:get_task": 1, "mcp:list_tasks": 1, "error": 1}
+
+
+def test_failed_client_authentications_at_the_token_endpoint_are_counted_as_refusals(
+    client, settings, gpt, monkeypatch
+):
+    """A wrong secret is a 401 refusal of the app it named; once limited, the 429s name no app
+    (the client is not looked up), and an unknown client is no app either."""
+    settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT = "2/m"
+    # Fixed windows: a test that straddled a window's end would see its counters reset.
+    monkeypatch.setattr("idp.ratelimit.time", types.SimpleNamespace(time=lambda: 1_800_000_030.0))
+    body = {"grant_type": "refresh_token", "refresh_token": "x"}
+    client.post("/idp/token", {**body, "client_id": "no-such-app", "client_secret": "x"}, REMOTE_ADDR="192.0.2.1")
+    for _ in range(2):
+        client.post("/idp/token", {**body, "client_id": gpt.client_id, "client_secret": "x"}, REMOTE_ADDR="192.0.2.2")
+    limited = client.post(
+        "/idp/token", {**body, "client_id": gpt.client_id, "client_secret": "x"}, REMOTE_ADDR="192.0.2.2"
+    )
+    activity.flush()
+
+    assert limited.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert counts(gpt.pk) == {"refused:401": 2}
+    assert counts(0) == {"refused:401": 1, "refused:429": 1}
 
 
 def test_flushes_add_to_the_same_hourly_row(gpt):
