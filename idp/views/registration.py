@@ -107,6 +107,10 @@ class ClientRegistrationView(dot.DynamicClientRegistrationView):
     only the name, redirect URIs, grant type and client type, and leaves the
     rest to the model's defaults. What the client asks for is narrowed to
     what we serve (RFC 7591 §2) rather than refused.
+
+    What DOT registered is read back from its JSON answer: DOT builds it in a
+    module function (`_application_to_response`) and sends no signal, so its
+    response is the one place that says which client_id it made.
     """
 
     def post(self, request, *args, **kwargs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot
 
+from idp import activity
 from idp.ratelimit import RateLimit, too_many_requests
 from idp.views.clients import limit_keys
 
@@ -72,19 +72,14 @@ class TokenView(dot.TokenView):
         keys = limit_keys(request)
         wait = limit.exceeded_any(keys)
         if wait is not None:
+            activity.token_refused_counted(application_id=None, status=HTTPStatus.TOO_MANY_REQUESTS)
             return too_many_requests(wait, f"Too many failed client authentications; retry in {wait} s.")
         response = self.authorization_flow_token_response(request)
         if response.status_code >= HTTPStatus.BAD_REQUEST and response["Content-Type"].startswith("text/html"):
             response["Content-Type"] = "application/json"
-        if response.status_code == HTTPStatus.UNAUTHORIZED or _oauth_error(response) == "invalid_client":
+        # oauthlib answers every failed client authentication with its InvalidClientError, whose
+        # status is 401 whichever way the client authenticated (header, body or assertion), and
+        # no other error with 401: the status says what happened, the body need not be read.
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
             limit.hit_all(keys)
         return response
-
-
-def _oauth_error(response) -> str | None:
-    if response.get("Content-Type", "").startswith("application/json"):
-        try:
-            return json.loads(response.content).get("error")
-        except (ValueError, AttributeError):
-            return None
-    return None

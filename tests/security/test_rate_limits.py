@@ -95,6 +95,25 @@ def test_failed_client_authentication_is_limited_per_address_whatever_the_client
     assert token_request(client, application, "wrong", address="192.0.2.77").status_code == HTTPStatus.UNAUTHORIZED
 
 
+def test_a_wrong_secret_in_the_body_counts_as_a_failed_client_authentication(
+    client, application, settings, limit_cache
+):
+    """RFC 6749 §2.3.1 client_secret_post: a wrong secret sent in the body is `invalid_client` (oauthlib
+    answers 401 however the client authenticated) and is limited as one sent in the header is."""
+    settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT = "2/m"
+    body = {"grant_type": "refresh_token", "refresh_token": "x", "client_id": application.client_id}
+    for _ in range(2):
+        response = client.post("/idp/token", {**body, "client_secret": "wrong"}, REMOTE_ADDR="198.51.100.40")
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json()["error"] == "invalid_client"
+
+    limited = client.post(
+        "/idp/token", {**body, "client_secret": application.client_secret_plain}, REMOTE_ADDR="198.51.100.41"
+    )
+
+    assert limited.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
 def test_successful_token_requests_do_not_count(client, application, settings, limit_cache):
     settings.IDP_TOKEN_AUTH_FAILURE_RATE_LIMIT = "2/m"
     for _ in range(5):
