@@ -88,8 +88,12 @@ def targets(run: dict) -> list[tuple[str, str, bool | None]]:
         if row:
             spread = round(row["p99_ms"] / max(row["p50_ms"], 0.001), 1)
             checks.append((f"{name}: p99 under 10x p50", f"{spread}x", spread < 10))
-    errors = sum(row["errors"] for row in run["results"])
-    checks.append(("no errors in any scenario", f"{errors} errors", errors == 0))
+    ours = sum(row["errors"] for row in run["results"] if row["target"] in ("ours", "ceiling"))
+    checks.append(("no errors in Taskgate's scenarios", f"{ours} errors", ours == 0))
+    # The peer's errors are not ours to meet, but they make its figures unfair to compare with
+    # (a refused request is answered faster): the report says so rather than hide them.
+    theirs = sum(row["errors"] for row in run["results"] if row["target"] not in ("ours", "ceiling"))
+    checks.append(("no errors in the peer's scenarios (else it is overstated)", f"{theirs} errors", theirs == 0))
     for row in growth_ratios(run):
         checks.append(
             (f"growth {row['growth']}, {row['scenario']}: under 1.3", f"{row['cost_ratio']}", row["cost_ratio"] < 1.3)

@@ -159,6 +159,9 @@ def main() -> None:
             for grant, figures in measure(args.n, args.profile).items():
                 print(f"  {grant:9} " + ", ".join(f"{key} {value:.1f}" for key, value in figures.items()))
         finally:
+            from idp import activity
+
+            activity.forget()  # counted in a database about to go: not flushed at exit
             connection.creation.destroy_test_db(name, verbosity=0)
 
 
