@@ -191,6 +191,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # database connection. More than 2 made the slowest requests slower and none
 # faster on the benchmark machine: the work is CPU in one interpreter.
 DJANGO_THREADS = _int("DJANGO_THREADS", 2, minimum=1)
+# Each server process moves what it holds after its first this many requests
+# (modules, caches, the MCP server) out of the garbage collector's reach
+# (gc.freeze, config.wsgi); 0: never. See config.wsgi.WarmUp.
+GC_FREEZE_AFTER_REQUESTS = _int("GC_FREEZE_AFTER_REQUESTS", 500)
 
 # Rate-limit counters and the CIMD fetch backoff live here. The default is
 # per process: with several workers or machines, set CACHE_URL to a shared

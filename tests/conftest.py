@@ -37,6 +37,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             # Activity counts are flushed when a test asks (idp.activity.flush), not by a thread.
             "ACTIVITY_FLUSH_SECONDS": "0",
+            # This process calls config.wsgi's application in tests: a gc.freeze() here would keep
+            # every test's objects for the rest of the run. Live servers (tests/live.py) freeze as served.
+            "GC_FREEZE_AFTER_REQUESTS": "0",
         }
     )
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'taskgate.sqlite3'}")

@@ -53,7 +53,11 @@ class LiveServer:
     def start(self, timeout: float = 90.0) -> LiveServer:
         self.port = self.port or free_port()
         env = {
-            **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            **{
+                key: value
+                for key, value in os.environ.items()
+                if key not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "GC_FREEZE_AFTER_REQUESTS")
+            },
             "SITE_URL": self.url,
             "DATABASE_URL": test_database_url(),
             "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -282,3 +282,20 @@ def test_the_apps_database_work_runs_in_the_thread_that_waits_for_its_answer():
 
     assert (status, chunks) == (HTTPStatus.OK, [b"done"])
     assert ran_in == [threading.get_ident()]
+
+
+def test_a_process_freezes_what_it_holds_once_after_its_warm_up_requests(monkeypatch):
+    """config.wsgi.WarmUp: gc.freeze() after the first N requests, once, and never before."""
+    import config.wsgi
+
+    frozen = []
+    monkeypatch.setattr(config.wsgi.gc, "freeze", lambda: frozen.append(True))
+    warm_up = config.wsgi.WarmUp(3)
+
+    warm_up.request_seen()
+    warm_up.request_seen()
+    assert frozen == []
+    warm_up.request_seen()
+    assert frozen == [True]
+    warm_up.request_seen()
+    assert frozen == [True], "once only"
