@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
@@ -27,6 +28,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from config.precompiled import Update
 from idp import activity, token_cache
 from idp.audit import audit_record
 from idp.authentication import (
@@ -71,6 +73,25 @@ def _authentication(request):
             authentication = authentication_for_token_request(request)
         found = request.taskgate_authentication_found = (authentication,)
     return found[0]
+
+
+# The two UPDATEs of a refresh, written once (config.precompiled.Update): through QuerySet.update,
+# building and compiling them was a quarter of a refresh's CPU (benchmarks/README.md).
+
+
+@functools.cache
+def _rotated_revoke() -> Update:
+    """The presented refresh token revoked, where it is not yet: the write that decides a race."""
+    return Update(
+        get_refresh_token_model(), columns=["revoked", "updated", "access_token"], where=["id"], where_null=["revoked"]
+    )
+
+
+@functools.cache
+def _access_token_reuse() -> Update:
+    """The previous access token's row taken by the new one (its last three columns: checksum, times)."""
+    columns = ["user", "scope", "expires", "id_token", "application", "source_refresh_token", "resource", "token"]
+    return Update(get_access_token_model(), columns=[*columns, "token_checksum", "created", "updated"], where=["id"])
 
 
 def _refusal_counted(request) -> None:
@@ -495,11 +516,8 @@ class TaskgateOAuth2Validator(OAuth2Validator):
     def _revoke_rotated(self, request):
         """RFC 6749 §6: the presented refresh token ends as its successor is issued."""
         previous = request.refresh_token_instance
-        revoked = (
-            get_refresh_token_model()
-            .objects.filter(pk=previous.pk, revoked__isnull=True)
-            .update(revoked=timezone.now(), updated=timezone.now(), access_token=None)
-        )
+        now = timezone.now()
+        revoked = _rotated_revoke().run([now, now, None], [previous.pk])
         if not revoked:
             log.info("Concurrent refresh of one refresh token by client %s: refused, family kept.",
                      request.client.client_id)  # fmt: skip
@@ -522,12 +540,9 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         )
         set_token_value(access, token["access_token"])
         if previous is not None and previous.access_token_id is not None:
-            fields = {
-                field: getattr(access, field)
-                for field in ("user", "scope", "expires", "id_token", "application", "source_refresh_token", "resource")
-            }
-            reused = AccessToken.objects.filter(pk=previous.access_token_id).update(
-                **fields, token=access.token, token_checksum=checksum(token["access_token"]), created=now, updated=now
+            values = [getattr(access, field.attname) for field in _access_token_reuse().set_fields[:-3]]
+            reused = _access_token_reuse().run(
+                [*values, checksum(token["access_token"]), now, now], [previous.access_token_id]
             )
             if reused:
                 access.pk = previous.access_token_id

@@ -72,3 +72,23 @@ def test_a_row_that_a_left_join_did_not_find_is_no_instance(user):
 
     assert instance_from(Task, values).title == task.title
     assert instance_from(Task, (None,) * len(values)) is None
+
+
+def test_an_update_written_once_changes_what_queryset_update_would_and_says_how_many_rows(user, other_user):
+    """config.precompiled.Update: the same row values as QuerySet.update (times, JSON, a foreign key by id),
+    only where every condition holds, `IS NULL` ones included; the count of rows changed."""
+    from datetime import UTC, datetime
+
+    from config.precompiled import Update
+
+    first, second = TaskFactory(owner=user, due_at=None), TaskFactory(owner=user, due_at=None)
+    due = datetime(2026, 5, 1, 17, 0, tzinfo=UTC)
+    move = Update(Task, columns=["owner", "title", "due_at"], where=["id"], where_null=["due_at"])
+
+    assert move.run([other_user.pk, "Moved", due], [first.pk]) == 1
+    assert move.run([other_user.pk, "Moved again", due], [first.pk]) == 0, "due_at is no longer NULL"
+
+    Task.objects.filter(pk=second.pk).update(owner=other_user, title="Moved", due_at=due)
+    ours, theirs = Task.objects.get(pk=first.pk), Task.objects.get(pk=second.pk)
+    assert (ours.owner_id, ours.title, ours.due_at) == (theirs.owner_id, theirs.title, theirs.due_at)
+    assert ours.due_at == due
