@@ -410,11 +410,11 @@ def measure(
     for _ in range(repeat):
         measured_lines = None
         if scenario.lines:
-            # Once the warm-up's values ran out, its rate is at least what they and the refusals
-            # after them say (counted from the values alone, the peer cluster ran out of refresh
-            # tokens and answered errors for a third of the run), with room to spare.
+            # Every request the warm-up sent, the refused ones after its values ran out too (counted
+            # from the values alone, the peer cluster ran out of refresh tokens and answered errors
+            # for a third of the run), with more room to spare once they ran out.
             ran_out = warm.requests > warm_count
-            rate = (max(warm_count, warm.requests) if ran_out else warm.requests) / warm.seconds
+            rate = warm.requests / warm.seconds
             count = int(rate * duration * (3 if ran_out else 1.5)) + 1000
             measured_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}.txt"
             target.mint(scenario.lines, count, measured_lines)

@@ -22,6 +22,7 @@ to the ORM's own answer.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,18 +93,23 @@ class _Compiled:
     converters: dict
 
 
-def concrete_attnames(model: type[Model], prefix: str = "") -> list[str]:
+@functools.cache
+def concrete_attnames(model: type[Model], prefix: str = "") -> tuple[str, ...]:
     """The columns of `model`, in the order `Model.from_db` takes them, as a `values_list` names them."""
-    return [prefix + field.attname for field in model._meta.concrete_fields]
+    return tuple(prefix + field.attname for field in model._meta.concrete_fields)
 
 
 def instance_from(model: type[Model], values: Sequence[Any], using: str | None = None) -> Model | None:
     """The instance of `model` that a row's slice of its columns (concrete_attnames) describes,
     built as the ORM builds it (`Model.from_db`); None for a LEFT JOIN that found nothing."""
-    fields = model._meta.concrete_fields
-    if values[fields.index(model._meta.pk)] is None:
+    if values[_pk_position(model)] is None:
         return None
     return model.from_db(using or router.db_for_read(model), concrete_attnames(model), values)
+
+
+@functools.cache
+def _pk_position(model: type[Model]) -> int:
+    return model._meta.concrete_fields.index(model._meta.pk)
 
 
 class Update:

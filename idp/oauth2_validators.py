@@ -87,11 +87,24 @@ def _rotated_revoke() -> Update:
     )
 
 
+# What the new access token copies into the previous one's row, then its checksum and times.
+_REUSED_ACCESS_TOKEN_FIELDS = (
+    "user",
+    "scope",
+    "expires",
+    "id_token",
+    "application",
+    "source_refresh_token",
+    "resource",
+    "token",
+)
+
+
 @functools.cache
 def _access_token_reuse() -> Update:
-    """The previous access token's row taken by the new one (its last three columns: checksum, times)."""
-    columns = ["user", "scope", "expires", "id_token", "application", "source_refresh_token", "resource", "token"]
-    return Update(get_access_token_model(), columns=[*columns, "token_checksum", "created", "updated"], where=["id"])
+    """The previous access token's row taken by the new one."""
+    columns = [*_REUSED_ACCESS_TOKEN_FIELDS, "token_checksum", "created", "updated"]
+    return Update(get_access_token_model(), columns=columns, where=["id"])
 
 
 def _refusal_counted(request) -> None:
@@ -540,7 +553,8 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         )
         set_token_value(access, token["access_token"])
         if previous is not None and previous.access_token_id is not None:
-            values = [getattr(access, field.attname) for field in _access_token_reuse().set_fields[:-3]]
+            fields = [AccessToken._meta.get_field(name) for name in _REUSED_ACCESS_TOKEN_FIELDS]
+            values = [field.value_from_object(access) for field in fields]
             reused = _access_token_reuse().run(
                 [*values, checksum(token["access_token"]), now, now], [previous.access_token_id]
             )

@@ -79,7 +79,7 @@ def refresh_token_row(request, raw: str | None):
 
 
 def _columns(model, related: tuple[str, ...]) -> list[str]:
-    columns = concrete_attnames(model)
+    columns = list(concrete_attnames(model))
     for name in related:
         columns += concrete_attnames(model._meta.get_field(name).related_model, prefix=name + "__")
     return columns
