@@ -169,7 +169,9 @@ def grow_tokens(total: int) -> int:
     # The checksums are unique 64-character strings that no real token hashes to:
     # "g" and digits, where a real one is hexadecimal (GROWTH_MARK finds them).
     if connection.vendor == "postgresql":
-        series = "SELECT g FROM generate_series(%s, %s) AS g"
+        # Typed: with server-side binding a small integer is sent as smallint, for which
+        # generate_series has two candidates.
+        series = "SELECT g FROM generate_series(%s::bigint, %s::bigint) AS g"
         checksum = "'g' || lpad(g::text, 63, '0')"
         expires = "now() + interval '1 day'"
         now = "now()"
