@@ -176,6 +176,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # requests opened 200 connections, past PostgreSQL's max_connections (100).
     # Keep workers x max size below max_connections. 0 turns the pool off
     # (behind PgBouncer, say; then CONN_MAX_AGE applies).
+    # Prepared statements: parameters travel apart from the SQL (server-side
+    # binding), and psycopg prepares a statement once a connection has run it
+    # 5 times; the pool keeps connections, and what they prepared, between
+    # requests. PostgreSQL then parses and plans the hot paths' statements once
+    # per connection, not on every request: planning was a third of the
+    # database's CPU under refreshes (benchmarks/README.md, finding 11).
+    # Django turns both off by default for the sake of connection poolers:
+    # set DATABASE_PREPARED_STATEMENTS=0 behind one that cannot carry them
+    # (PgBouncer before 1.21, or without max_prepared_statements, in
+    # transaction mode).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
     _pool_max = _int("DATABASE_POOL_MAX_SIZE", 10)
     if _pool_max:
         if DATABASES["default"]["CONN_MAX_AGE"]:
