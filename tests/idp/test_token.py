@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -72,6 +73,29 @@ def test_the_id_token_is_rs256_signed_and_names_the_user_by_their_public_sub(cli
     assert claims["name"] == user.get_full_name()
     assert claims["preferred_username"] == user.username
     assert claims["exp"] > claims["iat"]
+
+
+def test_the_id_token_header_names_the_published_key_and_a_refresh_gives_one_for_the_same_login(
+    client, tokens, application
+):
+    """RFC 7515 §4.1.4 and OIDC Core §10.1: `kid` is the key's in /idp/jwks (RFC 7638 thumbprint);
+    OIDC Core §12.2: a refresh's ID token has the same iss, sub, aud and auth_time as the first.
+    The signature is ours (PyJWT over a key loaded once), not DOT's jwcrypto path."""
+    published = [key["kid"] for key in client.get("/idp/jwks").json()["keys"]]
+    header = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[0] + "=="))
+
+    assert header == {"alg": "RS256", "typ": "JWT", "kid": published[0]}
+
+    refreshed = client.post(
+        "/idp/token",
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(application),
+    ).json()
+    first, again = verify_id_token(client, tokens["id_token"]), verify_id_token(client, refreshed["id_token"])
+    assert [again[c] for c in ("iss", "sub", "aud", "auth_time")] == [
+        first[c] for c in ("iss", "sub", "aud", "auth_time")
+    ]
+    assert again["jti"] != first["jti"]
 
 
 def test_userinfo_carries_claims_by_scope(logged_in_client, client, user, application):
