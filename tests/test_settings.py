@@ -43,6 +43,26 @@ def test_without_a_signing_key_start_up_stops_with_a_sentence_naming_it():
     assert "Set OIDC_RSA_PRIVATE_KEY" in result.stderr
 
 
+def test_postgresql_prepares_what_a_connection_runs_often_unless_told_not_to(key_file):
+    """Server-side binding and psycopg's prepare_threshold, which Django leaves off (finding 11)."""
+    show = (
+        "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS'];"
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    environment = {"DJANGO_SECRET_KEY": "x" * 50, "OIDC_RSA_PRIVATE_KEY_FILE": key_file}
+    shell = ("shell", "--no-imports", "-c", show)
+
+    default = manage(*shell, DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", **environment)
+    off = manage(
+        *shell, DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", DATABASE_PREPARED_STATEMENTS="0", **environment
+    )
+    sqlite = manage(*shell, DATABASE_URL="sqlite:///x.sqlite3", **environment)
+
+    assert default.stdout.split() == ["True", "5"], default.stderr
+    assert off.stdout.split() == ["None", "None"], off.stderr
+    assert sqlite.stdout.split() == ["None", "None"], sqlite.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "sentence"),
     [
