@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import NOT_PROVIDED, Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -152,3 +152,63 @@ class Update:
         conditions += [f"{quote(field.column)} IS NULL" for field in self.null_fields]
         # Only names of the model's own table and fields, quoted; every value is a parameter.
         return f"UPDATE {quote(self.model._meta.db_table)} SET {columns} WHERE {' AND '.join(conditions)}"  # noqa: S608
+
+
+class Insert:
+    """`INSERT INTO <model's table> (<its columns>) VALUES (...) RETURNING <pk>`, written once per database;
+    `save(instance)` stores a new instance as `instance.save()` would, without the ORM's per-save work.
+
+    `Model.save` builds and compiles its INSERT and walks the save machinery
+    on every call: about a quarter of a served refresh's CPU for its three
+    INSERTs (benchmarks/README.md, finding 11). Each field still prepares its
+    own value (`pre_save` with `add=True`, so `auto_now`, `auto_now_add` and
+    DOT's token checksum apply, then `get_db_prep_save`), and the primary key
+    comes back from the database. Like `QuerySet.bulk_create`, it sends no
+    `pre_save`/`post_save` signal, so use it only for a model no receiver
+    listens to. A model whose fields it does not handle (a database default,
+    a generated column, a primary key set by hand) is saved with `save()`.
+    """
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        meta = model._meta
+        self.pk = meta.pk
+        self.fields = [field for field in meta.concrete_fields if field is not meta.pk]
+        self.handled = getattr(meta.pk, "db_returning", False) and not any(
+            getattr(field, "generated", False) or getattr(field, "db_default", None) is not NOT_PROVIDED
+            for field in meta.concrete_fields
+        )
+        self._sql: dict[str, str] = {}
+
+    def save(self, instance: Model) -> None:
+        connection = connections[router.db_for_write(self.model)]
+        if (
+            not self.handled
+            or not connection.features.can_return_columns_from_insert
+            or instance.pk is not None
+            or not instance._state.adding
+        ):
+            instance.save()
+            return
+        # As Model.save: a related object saved after it was set gives its id now; an unsaved one is refused.
+        instance._prepare_related_fields_for_save(operation_name="save")
+        sql = self._sql.get(connection.alias) or self._sql.setdefault(connection.alias, self._written(connection))
+        params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            (value,) = cursor.fetchone()
+        for converter in self.pk.get_db_converters(connection):
+            value = converter(value, self.pk, connection)
+        setattr(instance, self.pk.attname, value)
+        instance._state.adding = False
+        instance._state.db = connection.alias
+
+    def _written(self, connection) -> str:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self.fields)
+        values = ", ".join(["%s"] * len(self.fields))
+        # Only names of the model's own table and fields, quoted; every value is a parameter.
+        return (
+            f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
+            f"RETURNING {quote(self.pk.column)}"
+        )

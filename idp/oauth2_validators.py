@@ -32,7 +32,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
 from oauthlib.oauth2.rfc6749 import errors
 
-from config.precompiled import Update
+from config.precompiled import Insert, Update
 from idp import activity, token_cache
 from idp.audit import audit_record
 from idp.authentication import (
@@ -109,6 +109,13 @@ def _access_token_reuse() -> Update:
     """The previous access token's row taken by the new one."""
     columns = [*_REUSED_ACCESS_TOKEN_FIELDS, "token_checksum", "created", "updated"]
     return Update(get_access_token_model(), columns=columns, where=["id"])
+
+
+@functools.cache
+def _insert(model) -> Insert:
+    """The token endpoint's INSERTs (ID token, refresh token, a code's first access token), written once:
+    Model.save compiled each again (config.precompiled.Insert)."""
+    return Insert(model)
 
 
 def _refusal_counted(request) -> None:
@@ -531,7 +538,7 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             resource=request.resource,
         )
         set_token_value(refresh, token["refresh_token"])
-        refresh.save()
+        _insert(type(refresh)).save(refresh)
         if request.grant_type == "refresh_token":
             # A code's exchange follows its consent by at most AUTHORIZATION_CODE_EXPIRE_SECONDS,
             # when consent_record noted it.
@@ -580,7 +587,7 @@ class TaskgateOAuth2Validator(OAuth2Validator):
         AccessToken = get_access_token_model()  # noqa: N806
         id_token = request.id_token if "id_token" in token else None
         if id_token is not None:
-            id_token.save()
+            _insert(type(id_token)).save(id_token)
         access = AccessToken(
             user=request.user,
             scope=token["scope"],
@@ -600,7 +607,7 @@ class TaskgateOAuth2Validator(OAuth2Validator):
             if reused:
                 access.pk = previous.access_token_id
                 return access
-        access.save()
+        _insert(AccessToken).save(access)
         return access
 
     def _save_id_token(self, jti, request, expires, *args, **kwargs):
