@@ -304,13 +304,13 @@ class TaskgateOAuth2Validator(OAuth2Validator):
 
         DOT signs through jwcrypto, which copies its header registry for every
         signature and re-hashes the key's thumbprint for `kid`: about 5% of a
-        refresh's CPU (benchmarks/README.md, finding 11). HS256 apps keep DOT's path.
+        refresh's CPU (benchmarks/README.md, finding 10). HS256 apps keep DOT's path.
         """
         if request.client.algorithm != Application.RS256_ALGORITHM:
             return super().finalize_id_token(id_token, token, token_handler, request)
         claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
-        # DOT's workaround for oauthlib bug #746: the nonce of a refresh's original request.
+        # DOT's workaround for oauthlib bug #746: the request's nonce, where oauthlib left it out.
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
         key, kid = rs256_signing_key(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
