@@ -439,6 +439,11 @@ def scenarios(credentials: dict, peers: list[Peer]) -> list[Scenario]:
     return listed
 
 
+def median(runs: list[Result]) -> Result:
+    """The run of the median req/s (the upper one of an even count)."""
+    return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+
+
 def measure(
     wrk: Wrk, scenario: Scenario, target, *, ours: Ours, warmup: float, duration: float, repeat: int = 1
 ) -> Result:
@@ -468,7 +473,7 @@ def measure(
             measured_lines = BENCH_DIR / f"{scenario.target}-{scenario.lines}.txt"
             target.mint(scenario.lines, count, measured_lines)
         runs.append(wrk.run(url, scenario, duration, measured_lines))
-    result = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+    result = median(runs)
     errors = f", {result.errors} errors {result.error_kinds}" if result.errors else ""
     spread = f"  (runs: {', '.join(f'{run.rps:.0f}' for run in runs)})" if repeat > 1 else ""
     say(
@@ -575,7 +580,7 @@ def counting_cost(wrk: Wrk, ours: Ours, *, warmup: float, duration: float, repea
             say(f"activity counting {label}")
             runs[label].append(measure(wrk, probe, ours, ours=ours, warmup=warmup, duration=duration))
     ours.env.pop("ACTIVITY_COUNTING")
-    rows = {label: asdict(sorted(results, key=lambda r: r.rps)[len(results) // 2]) for label, results in runs.items()}
+    rows = {label: asdict(median(results)) for label, results in runs.items()}
     cost = 1 - rows["on"]["rps"] / rows["off"]["rps"] if rows["off"]["rps"] else 0.0
     say(f"activity counting costs {cost:.1%} of GET /api/tasks's requests per second")
     return {**rows, "cost": cost}

@@ -174,9 +174,8 @@ class Insert:
         meta = model._meta
         self.pk = meta.pk
         self.fields = [field for field in meta.concrete_fields if field is not meta.pk]
-        self.handled = getattr(meta.pk, "db_returning", False) and not any(
-            getattr(field, "generated", False) or getattr(field, "db_default", None) is not NOT_PROVIDED
-            for field in meta.concrete_fields
+        self.handled = meta.pk.db_returning and not any(
+            field.generated or field.db_default is not NOT_PROVIDED for field in meta.concrete_fields
         )
         self._sql: dict[str, str] = {}
 
